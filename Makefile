@@ -1,0 +1,46 @@
+# newsrag: `make run` sets up and answers on the bundled sample archive (then opens the chat);
+# `make test` sets up and runs the whole test suite (what CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAMPLE_INDEX := index/sample
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run test test-fast index browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU torch first: it lies on this machine's disk; a plain `torch` pulls a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Build (or bring up to date: unchanged articles are skipped) the sample archive's index.
+index: setup
+	$(VENV)/bin/rag ingest rag/sample --index $(SAMPLE_INDEX)
+
+run: index
+	$(VENV)/bin/rag ask "What does the Pentagon memo allege about Alibaba and the Chinese military?" --index $(SAMPLE_INDEX)
+
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser
+	$(PY) -m pytest -q -p no:cacheprovider
+
+# Inner loop: everything but the slow (model-backed corpus, browser) tests.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" -x
+
+clean:
+	rm -rf $(VENV) index/sample .pytest_cache

@@ -1,0 +1,200 @@
+"""The public facade: an :class:`Archive` is one index folder plus the models that serve it.
+
+    from rag import Archive
+    archive = Archive.open("index/sample")
+    print(archive.ask("What did the Pentagon memo say about Alibaba?").text)
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import date, datetime, time as dtime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from rag.embedding import Embedder, make_embedder
+from rag.errors import BadInput
+from rag.settings import Settings
+from rag.store import IndexStore
+from rag.types import Answer, Hit, IngestReport
+
+DateLike = date | datetime | str | None
+
+
+def parse_date(value: DateLike, end_of_day: bool = False) -> datetime | None:
+    """A timezone-aware datetime from a date, datetime or ISO string (``YYYY-MM-DD`` means
+    the start of that day in UTC, or its end with ``end_of_day``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip()) if "T" in value or " " in value.strip() else date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise BadInput(f"not a date: {value!r} (use YYYY-MM-DD)") from exc
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.combine(value, dtime.max if end_of_day else dtime.min, tzinfo=timezone.utc)
+
+
+class Archive:
+    """A news archive: ingest articles, search them, and ask questions with verified citations.
+
+    Thread-safe for concurrent ``search``/``ask``; ingest is serialized. Models load once per
+    process and are shared by every Archive.
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings):
+        from rag.retrieve import Retriever
+
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.retriever = Retriever(store, embedder, settings)
+        self._ingest_lock = threading.Lock()
+        self._answerers: dict[str, Any] = {}
+
+    # ---- construction ------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None) -> "Archive":
+        """Open an existing index (``IndexMissing`` if there is none, ``IndexMismatch`` if it
+        was built with another embedding model)."""
+        return cls._open(path, settings, create=False)
+
+    @classmethod
+    def create(cls, path: str | Path | None = None, settings: Settings | None = None) -> "Archive":
+        """Open the index at ``path``, creating an empty one if it does not exist."""
+        return cls._open(path, settings, create=True)
+
+    @classmethod
+    def _open(cls, path, settings, create):
+        settings = settings or Settings.load()
+        path = Path(path or settings.index)
+        embedder = make_embedder(settings)
+        store = IndexStore.open(path, settings, embedder.name, embedder.dim, create=create)
+        return cls(store, embedder, settings.with_(index=str(path)))
+
+    @property
+    def path(self) -> Path:
+        """The index folder."""
+        return self.store.path
+
+    # ---- ingest ------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str | Path] | str | Path, progress: bool = False, on_progress=None) -> IngestReport:
+        """Ingest files or folders (json, jsonl, csv, txt, html, rss/atom). Bad records are
+        skipped and listed in the report; the rest is ingested."""
+        from rag.ingest import ingest_paths
+
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        with self._ingest_lock:
+            return ingest_paths(self.store, self.embedder, paths, progress=progress, on_progress=on_progress)
+
+    # ---- search and answer -------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        since: DateLike = None,
+        until: DateLike = None,
+        outlets: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` passages that best match ``query`` (hybrid dense + BM25), best first."""
+        if not query or not query.strip():
+            raise BadInput("empty query")
+        return self.retriever.search(
+            query, k, parse_date(since), parse_date(until, end_of_day=True), list(outlets) if outlets else None
+        )
+
+    def _answerer(self, name: str | None):
+        from rag.answer import make_answerer
+
+        name = name or self.settings.answerer
+        if name not in self._answerers:
+            self._answerers[name] = make_answerer(self.settings.with_(answerer=name), embedder=self.embedder)
+        return self._answerers[name]
+
+    def _retrieve_for_answer(self, question, k, since, until, outlets) -> tuple[list[Hit], float]:
+        t = time.perf_counter()
+        hits = self.search(question, k or self.settings.answer_passages, since, until, outlets)
+        return hits, (time.perf_counter() - t) * 1000
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        since: DateLike = None,
+        until: DateLike = None,
+        outlets: Sequence[str] | None = None,
+        answerer: str | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the archive. Every ``[n]`` in the answer resolves to a
+        source whose quote is an exact span of its article; weak evidence gives a refusal."""
+        t0 = time.perf_counter()
+        hits, retrieve_ms = self._retrieve_for_answer(question, k, since, until, outlets)
+        ans = self._answerer(answerer).answer(question, hits)
+        return self._finish(ans, retrieve_ms, t0)
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        since: DateLike = None,
+        until: DateLike = None,
+        outlets: Sequence[str] | None = None,
+        answerer: str | None = None,
+    ) -> "AskStream":
+        """Like :meth:`ask`, streamed: iterate for text deltas, then read ``.answer``."""
+        t0 = time.perf_counter()
+        hits, retrieve_ms = self._retrieve_for_answer(question, k, since, until, outlets)
+        inner = self._answerer(answerer).stream(question, hits)
+        return AskStream(inner, lambda a: self._finish(a, retrieve_ms, t0))
+
+    def _finish(self, ans: Answer, retrieve_ms: float, t0: float) -> Answer:
+        timing = dict(ans.timing_ms)
+        timing["retrieve"] = round(retrieve_ms, 1)
+        timing["total"] = round((time.perf_counter() - t0) * 1000, 1)
+        return dataclasses.replace(ans, timing_ms=timing, settings_hash=self.settings.answer_hash())
+
+    # ---- information -------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Articles, chunks, outlets and date span of the index, and what built it."""
+        r = self.store.records
+        first, last = r.date_span()
+        return {
+            "index": str(self.path),
+            **r.counts(),
+            "outlets": dict(r.outlets()),
+            "first_date": first.isoformat() if first else None,
+            "last_date": last.isoformat() if last else None,
+            "embedder": self.store.config.embedder,
+            "chunk_tokens": self.store.config.chunk_tokens,
+            "chunk_overlap": self.store.config.chunk_overlap,
+        }
+
+    def outlets(self) -> list[str]:
+        """Outlet names in the index, most articles first."""
+        return [o for o, _ in self.store.records.outlets()]
+
+    def close(self) -> None:
+        """Release resources held by this thread."""
+        self.store.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AskStream:
+    """Iterate for text deltas; after the iteration ``answer`` holds the verified Answer."""
+
+    def __init__(self, inner, finish):
+        self._inner = inner
+        self._finish = finish
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._inner
+        self.answer = self._finish(self._inner.answer)

@@ -1,0 +1,156 @@
+"""The ``rag`` command: ingest, search, ask, stats (and eval, ui where installed).
+
+Every :class:`RagError` becomes one line on stderr and a non-zero exit code; Ctrl-C during an
+ingest keeps what was committed and says how to finish.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from typing import Sequence
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", help="index folder (default: $RAG_INDEX or index/default)")
+    p.add_argument("--config", help="settings TOML file (default: ./rag.toml if present)")
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", help="only articles published on/after this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="only articles published on/before this date (YYYY-MM-DD)")
+    p.add_argument("--outlet", action="append", help="only this outlet (repeatable)")
+    p.add_argument("-k", "--k", type=int, help="number of passages")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``rag`` command."""
+    parser = argparse.ArgumentParser(prog="rag", description="Question answering over a news archive, with verified citations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add articles (json, jsonl, csv, txt, html, rss/atom, folders) to an index")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _common(p)
+
+    p = sub.add_parser("search", help="show the passages that best match a query")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true")
+    _filters(p)
+    _common(p)
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--answerer", choices=["extractive", "llm"], help="default: extractive (or $RAG_ANSWERER)")
+    _filters(p)
+    _common(p)
+
+    p = sub.add_parser("stats", help="articles, chunks, outlets and dates in an index")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    return parser
+
+
+def _settings(args) -> Settings:
+    return Settings.load(toml_path=getattr(args, "config", None), index=getattr(args, "index", None))
+
+
+def _fmt_date(dt) -> str:
+    return dt.date().isoformat() if dt else "undated"
+
+
+def cmd_ingest(args) -> int:
+    from rag.archive import Archive
+
+    archive = Archive.create(settings=_settings(args))
+    try:
+        report = archive.ingest(args.paths, progress=not args.quiet)
+    except KeyboardInterrupt:
+        c = archive.store.records.counts()
+        print(f"interrupted: the index holds {c['articles']} articles; run the same command again to finish", file=sys.stderr)
+        return 130
+    for err in report.errors:
+        print(f"skipped {err}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+        print(f"index: {archive.path} ({archive.store.records.counts()['articles']} articles)")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from rag.archive import Archive
+
+    archive = Archive.open(settings=_settings(args))
+    hits = archive.search(args.query, args.k, args.since, args.until, args.outlet)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no passage matches")
+    for h in hits:
+        c = h.chunk
+        print(f"{h.rank:>2}. {c.title} — {c.outlet or 'unknown outlet'} — {_fmt_date(c.published_at)}  (score {h.score:.4f})")
+        print(textwrap.indent(textwrap.shorten(c.text, 300), "    "))
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from rag.archive import Archive
+
+    archive = Archive.open(settings=_settings(args))
+    ans = archive.ask(args.question, args.k, args.since, args.until, args.outlet, answerer=args.answerer)
+    if args.json:
+        print(json.dumps(ans.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(textwrap.fill(ans.text, 100))
+    if ans.sources:
+        print("\nSources:")
+    for s in ans.sources:
+        print(f"[{s.n}] {s.title} — {s.outlet or 'unknown outlet'} — {_fmt_date(s.published_at)}" + (f"\n    {s.url}" if s.url else ""))
+        print(textwrap.indent(textwrap.fill(f"“{s.quote}”", 96), "    "))
+    unsupported = [x for x in ans.sentences if not x.supported]
+    if unsupported:
+        print(f"\n{len(unsupported)} sentence(s) not supported by any shown passage.")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from rag.archive import Archive
+
+    st = Archive.open(settings=_settings(args)).stats()
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    print(f"index {st['index']}: {st['articles']} articles, {st['chunks']} chunks, {len(st['outlets'])} outlets")
+    print(f"dates: {st['first_date'] or '-'} .. {st['last_date'] or '-'}; embedder {st['embedder']}")
+    for o, n in list(st["outlets"].items())[:15]:
+        print(f"  {n:>5}  {o}")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats": cmd_stats}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except RagError as exc:
+        print(f"rag {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"rag {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

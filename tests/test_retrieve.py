@@ -1,0 +1,63 @@
+"""Hybrid retrieval: fusion arithmetic, filters, and real MiniLM + BM25 on real articles."""
+from __future__ import annotations
+
+import pytest
+
+from rag.archive import Archive
+from rag.errors import BadInput
+from rag.retrieve import rrf
+from tests.conftest import MINI, SEED
+
+
+def test_rrf_weights_and_ranks():
+    fused = rrf([(["a", "b", "c"], 1.0), (["c", "d"], 0.5)], k=10)
+    scores = {cid: s for cid, s, _ in fused}
+    assert scores["a"] == pytest.approx(1 / 11)
+    assert scores["c"] == pytest.approx(1 / 13 + 0.5 / 11)
+    assert [cid for cid, _, _ in fused][:2] == ["c", "a"]
+    assert dict((cid, r) for cid, _, r in fused)["d"] == [None, 2]
+
+
+def test_weight_zero_retriever_is_ignored():
+    fused = rrf([(["a", "b"], 1.0), (["b", "a"], 0.0)], k=60)
+    assert [c for c, _, _ in fused] == ["a", "b"]
+
+
+@pytest.fixture
+def hash_archive(hash_settings, corpus_dir):
+    a = Archive.create(settings=hash_settings)
+    a.ingest([corpus_dir])
+    return a
+
+
+def test_filters_by_date_and_outlet(hash_archive):
+    hits = hash_archive.search("AI", k=20, since="2023-12-01")
+    assert hits and all(h.chunk.published_at and h.chunk.published_at.date().isoformat() >= "2023-12-01" for h in hits)
+    hits = hash_archive.search("AI", k=20, until="2023-10-31")
+    assert hits and all(h.chunk.published_at.date().isoformat() <= "2023-10-31" for h in hits)
+    hits = hash_archive.search("deal", k=20, outlets=["BBC News - Technology"])
+    assert hits and {h.chunk.outlet for h in hits} == {"BBC News - Technology"}
+    # undated articles (the seed) never pass a date filter, and do pass no filter
+    assert all(h.chunk.outlet != "KSMO Santa Monica" for h in hash_archive.search("Alibaba", k=50, since="2000-01-01"))
+    assert hash_archive.search("Alibaba Pentagon memo")[0].chunk.outlet == "KSMO Santa Monica"
+    with pytest.raises(BadInput):
+        hash_archive.search("x", since="last tuesday")
+
+
+def test_hits_carry_metadata_offsets_and_ranks(hash_archive):
+    hits = hash_archive.search("Beeper Mini Apple iMessage", k=5)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    top = hits[0].chunk
+    assert "Beeper" in top.title and top.outlet == "TechCrunch" and top.url.startswith("https://techcrunch.com/")
+    body = hash_archive.store.records.get_article(top.article_id).body
+    assert body[top.start : top.end] == top.text
+
+
+def test_minilm_hybrid_finds_the_seed_article(minilm_archive):
+    # a paraphrase with little word overlap: the dense side has to carry it
+    hits = minilm_archive.search("Which online retailer is said to help China's army?", k=3)
+    assert hits[0].chunk.outlet == "KSMO Santa Monica"
+    assert hits[0].dense_rank is not None
+    hits = minilm_archive.search("OpenAI board veto power over risky AI models", k=3)
+    assert hits[0].chunk.title.startswith("OpenAI buffs safety team")
