@@ -1,0 +1,198 @@
+"""Pure text helpers shared by chunking, answering and evals: sentence spans and content words.
+
+* :func:`split_sentences` returns character spans, so callers can map sentences back to body
+  offsets. Line breaks always end a sentence; abbreviations ("U.S.", "Dr.", "Jan."), initials,
+  decimals ("3.5") and quoted sentence ends are handled.
+* :func:`terms` / :func:`content_words` tokenize into lowercased content words (English
+  stopwords removed). Numbers are normalized ("$10" -> "10", "1,200" -> "1200", "03" -> "3",
+  "seven" -> "7"), dotted acronyms lose their dots ("U.S." -> "us").
+* :func:`stem` is a tiny suffix stripper used only for matching words against each other.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do does
+    doesn't doing don't down during each either etc few for from further had hadn't has hasn't
+    have haven't having he her here hers herself him himself his how however i if in into is
+    isn't it its itself just let me might mightn't more most must mustn't my myself no nor not
+    now of off on once only or other ought our ours ourselves out over own per same shall shan't
+    she should shouldn't so some such than that the their theirs them themselves then there
+    these they this those through to too under until up upon us very via was wasn't we were
+    weren't what when where whether which while who whom whose why will with won't would
+    wouldn't yet you your yours yourself yourselves eg ie rd th nd st""".split()
+)
+
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+    if i >= 2  # "one" is too often a pronoun
+}
+
+_TOKEN = re.compile(
+    r"(?P<num>\$?\d{1,3}(?:,\d{3})+(?:\.\d+)?|\$?\d+(?:\.\d+)?)(?P<pct>%)?"
+    r"|(?P<acr>(?:[^\W\d_]\.){2,})"
+    r"|(?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*)"
+)
+
+
+class Term(NamedTuple):
+    """A content word: normalized form, span in the text, and kind
+    ("number", "acronym", "capitalized" or "word")."""
+
+    norm: str
+    start: int
+    end: int
+    kind: str
+
+
+def _norm_number(raw: str) -> str:
+    s = raw.lstrip("$").replace(",", "")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    s = s.lstrip("0") if "." not in s else s
+    if s.startswith("."):
+        s = "0" + s
+    return s or "0"
+
+
+@lru_cache(maxsize=65536)
+def _word(raw: str) -> tuple[str, str] | None:
+    """(norm, kind) of a word token, or None for stopwords and single letters."""
+    low = raw.lower().replace("’", "'")
+    if low.endswith("'s"):
+        low = low[:-2]
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low], "number"
+    if len(low) < 2:
+        return None
+    core = raw.split("'")[0].split("’")[0]
+    if len(core) >= 2 and core.isupper():
+        return None if low in STOPWORDS and low != "us" else (low, "acronym")
+    if low in STOPWORDS:
+        return None
+    if raw[0].isupper():
+        return low, "capitalized"
+    if any(c.isupper() for c in raw[1:]):
+        return low, "acronym"  # iPhone, eBay: name-like
+    return low, "word"
+
+
+def terms(text: str) -> list[Term]:
+    """Content words of ``text`` with spans and kinds (stopwords dropped, numbers kept)."""
+    out: list[Term] = []
+    for m in _TOKEN.finditer(text):
+        num, acr, word = m.group("num", "acr", "word")
+        if word:
+            w = _word(word)
+            if w is not None:
+                out.append(Term(w[0], m.start(), m.end(), w[1]))
+        elif num:
+            out.append(Term(_norm_number(num), m.start(), m.end(), "number"))
+            if m.group("pct"):
+                out.append(Term("percent", m.start("pct"), m.end("pct"), "word"))
+        else:
+            out.append(Term(acr.replace(".", "").lower(), m.start(), m.end(), "acronym"))
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    """Lowercased content words of ``text`` in order (stopwords removed, numbers normalized)."""
+    return [t.norm for t in terms(text)]
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Crude, symmetric suffix stripping ("releases"/"released"/"release" -> "releas") used
+    to match content words; numbers and short words are returned unchanged."""
+    w = word
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith(("ches", "shes")) or (w.endswith("es") and w[-3] in "sxz"):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suf in ("ingly", "edly", "ing", "ed", "ly"):
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
+            w = w[: -len(suf)]
+            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+                w = w[:-1]
+            break
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+# --- sentence splitting -----------------------------------------------------------------
+
+# Never end a sentence after these (titles, "Jan. 5", "No. 3").
+_NO_BREAK = frozenset(
+    """mr mrs ms dr prof sen rep gov gen col lt sgt capt cmdr adm st mt ft rev hon pres supt det
+    insp maj messrs jan feb mar apr jun jul aug sep sept oct nov dec no nos vol fig approx est
+    dept vs v""".split()
+)
+# End a sentence after these only when a typical sentence opener follows ("in the U.S. The").
+_MAYBE_BREAK = frozenset("inc corp co ltd jr sr llc plc bros etc al".split())
+_OPENERS = STOPWORDS | {"meanwhile", "still", "yesterday", "today", "earlier", "later"}
+
+_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\[\s*\d[\d\s,;–-]*\])*(?=\s|$)")
+_LINE = re.compile(r"[^\n\r]+")
+_PREV_WORD = re.compile(r"(\S+)$")
+_NEXT_WORD = re.compile(r"\s*([^\W\d_]+)")
+
+
+def _is_boundary(line: str, m: re.Match) -> bool:
+    rest = line[m.end():]
+    nxt = rest.lstrip()
+    if not nxt:
+        return True
+    c = nxt[0]
+    if c.islower() or c in ",;:":
+        return False
+    punct = m.group(0)
+    if punct != ".":
+        return True
+    pw = _PREV_WORD.search(line, 0, m.start())
+    if not pw:
+        return True
+    word = pw.group(1).lstrip("(\"'“‘[")
+    low = word.lower().replace(".", "")
+    if low in _NO_BREAK or (len(word) == 1 and word.isupper()):
+        return False
+    if "." in word or low in _MAYBE_BREAK:  # dotted acronym (U.S, a.m) or company suffix
+        nw = _NEXT_WORD.match(rest)
+        return bool(nw) and nw.group(1).lower() in _OPENERS
+    return True
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans ``(start, end)`` of the sentences of ``text``, stripped of surrounding
+    white space. Every line break ends a sentence."""
+    spans: list[tuple[int, int]] = []
+    for lm in _LINE.finditer(text):
+        line, base, start = lm.group(0), lm.start(), 0
+        for m in _END.finditer(line):
+            if _is_boundary(line, m):
+                _add(spans, line, base, start, m.end())
+                start = m.end()
+        _add(spans, line, base, start, len(line))
+    return spans
+
+
+def _add(spans: list[tuple[int, int]], line: str, base: int, s: int, e: int) -> None:
+    seg = line[s:e]
+    lead = len(seg) - len(seg.lstrip())
+    trail = len(seg) - len(seg.rstrip())
+    if e - trail > s + lead:
+        spans.append((base + s + lead, base + e - trail))
