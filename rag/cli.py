@@ -54,10 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="articles, chunks, outlets and dates in an index")
     p.add_argument("--json", action="store_true")
     _common(p)
+    for register in _plugins():
+        register(sub, _common)
     return parser
 
 
-def _settings(args) -> Settings:
+def _plugins():
+    """Subcommands contributed by other packages (``eval``, ``bench``, ``ui``) through the
+    ``rag.commands`` entry point group, so that ``rag`` never imports them itself. Each entry
+    point is ``register(subparsers, add_common_options)`` and sets ``func`` on its parser."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="rag.commands"), key=lambda e: e.name):
+        try:
+            yield ep.load()
+        except ImportError:  # an optional part that is not installed: its command is absent
+            continue
+
+
+def settings_from_args(args) -> Settings:
+    """Settings for parsed arguments: defaults < rag.toml < RAG_* env < --config/--index."""
     return Settings.load(toml_path=getattr(args, "config", None), index=getattr(args, "index", None))
 
 
@@ -66,9 +82,15 @@ def _fmt_date(dt) -> str:
 
 
 def cmd_ingest(args) -> int:
-    from rag.archive import Archive
+    from pathlib import Path
 
-    archive = Archive.create(settings=_settings(args))
+    from rag.archive import Archive
+    from rag.errors import BadInput
+
+    for p in args.paths:  # before anything is created
+        if not Path(p).exists():
+            raise BadInput("no such file or directory", file=p)
+    archive = Archive.create(settings=settings_from_args(args))
     try:
         report = archive.ingest(args.paths, progress=not args.quiet)
     except KeyboardInterrupt:
@@ -88,7 +110,7 @@ def cmd_ingest(args) -> int:
 def cmd_search(args) -> int:
     from rag.archive import Archive
 
-    archive = Archive.open(settings=_settings(args))
+    archive = Archive.open(settings=settings_from_args(args))
     hits = archive.search(args.query, args.k, args.since, args.until, args.outlet)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
@@ -105,7 +127,7 @@ def cmd_search(args) -> int:
 def cmd_ask(args) -> int:
     from rag.archive import Archive
 
-    archive = Archive.open(settings=_settings(args))
+    archive = Archive.open(settings=settings_from_args(args))
     ans = archive.ask(args.question, args.k, args.since, args.until, args.outlet, answerer=args.answerer)
     if args.json:
         print(json.dumps(ans.to_dict(), indent=2, ensure_ascii=False))
@@ -125,7 +147,7 @@ def cmd_ask(args) -> int:
 def cmd_stats(args) -> int:
     from rag.archive import Archive
 
-    st = Archive.open(settings=_settings(args)).stats()
+    st = Archive.open(settings=settings_from_args(args)).stats()
     if args.json:
         print(json.dumps(st, indent=2))
         return 0
@@ -143,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rag`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        func = getattr(args, "func", None) or COMMANDS[args.command]
+        return int(func(args) or 0)
     except RagError as exc:
         print(f"rag {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

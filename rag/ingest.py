@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from rag.chunking import chunk_article
 from rag.embedding import Embedder
+from rag.errors import BadInput
 from rag.ids import body_hash, content_hash
 from rag.loaders import iter_articles
 from rag.store import IndexStore
@@ -52,6 +53,9 @@ def ingest_paths(
     """Ingest every article under ``paths`` into ``store``. Bad records are reported in the
     returned report and skipped; everything else is ingested. ``on_progress(articles,
     chunks)`` is called after each committed batch (the UI uses it)."""
+    for p in paths:
+        if not Path(p).exists():
+            raise BadInput("no such file or directory", file=str(p))
     t0 = time.perf_counter()
     counts = dict(new=0, updated=0, unchanged=0, duplicates=0, skipped=0, chunks_added=0, chunks_removed=0)
     errors: list[BadRecord] = []

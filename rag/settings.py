@@ -43,7 +43,7 @@ class Settings:
     answer_passages: int = 6
     max_answer_sentences: int = 3
     abstain_threshold: float = 0.34
-    support_threshold: float = 0.5
+    support_threshold: float = 0.6
     # OpenAI-compatible LLM endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
     llm_base_url: str | None = None
     llm_model: str | None = None
