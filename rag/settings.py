@@ -35,7 +35,8 @@ class Settings:
     # retrieval
     top_k: int = 10
     candidates: int = 60
-    dense_weight: float = 0.35
+    fusion: str = "score"  # "score" (bm25/max + w*cosine) or "rrf" (weighted reciprocal rank)
+    dense_weight: float = 0.3
     lexical_weight: float = 1.0
     rrf_k: int = 60
     # answering

@@ -61,3 +61,15 @@ def test_minilm_hybrid_finds_the_seed_article(minilm_archive):
     assert hits[0].dense_rank is not None
     hits = minilm_archive.search("OpenAI board veto power over risky AI models", k=3)
     assert hits[0].chunk.title.startswith("OpenAI buffs safety team")
+
+
+def test_score_fusion_keeps_a_decisive_bm25_match_first(hash_settings, corpus_dir):
+    """A chunk far ahead on BM25 stays first even when the dense side ranks it low (the case
+    that made rank fusion lose to BM25 alone on the dev split)."""
+    a = Archive.create(settings=hash_settings)
+    a.ingest([corpus_dir])
+    q = "Beeper Mini iMessage Apple shut down"
+    lex_top = a.store.lexical.search(q, 1)[0][0]
+    assert a.search(q, k=1)[0].chunk.id == lex_top
+    rrf_archive = Archive.open(settings=hash_settings.with_(fusion="rrf"))
+    assert len(rrf_archive.search(q, k=5)) == 5
