@@ -30,6 +30,8 @@ index: setup
 
 run: index
 	$(VENV)/bin/rag ask "What does the Pentagon memo allege about Alibaba and the Chinese military?" --index $(SAMPLE_INDEX)
+	@echo "Starting the chat UI on the sample archive (prints its local URL; Ctrl-C to stop; make run UI_ARGS='--port 7861' to change)"
+	$(VENV)/bin/rag ui --index $(SAMPLE_INDEX) $(UI_ARGS)
 
 # Debian's chromium drives the browser tests (Playwright never downloads a browser here).
 browser:

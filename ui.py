@@ -1,0 +1,486 @@
+"""newsrag chat UI (gradio): ask the archive, see every citation's passage.
+
+    python ui.py [--index DIR] [--host 127.0.0.1] [--port 7860]
+    rag ui       [--index DIR] [--host 127.0.0.1] [--port 7860]
+
+Presentation and wiring only: answers come from :meth:`rag.archive.Archive.ask_stream`,
+follow-ups are rewritten by :mod:`rag.followup`, uploads are stored by :mod:`rag.uploads`.
+The archive (index and models) is opened once per process. Binds 127.0.0.1 unless told
+otherwise; never shares publicly unless ``--share``; basic auth when ``RAG_UI_USER`` and
+``RAG_UI_PASSWORD`` are set. Renders offline: system fonts, no CDN, analytics off.
+
+Gradio is imported lazily, so ``rag`` (which loads this module's :func:`register` to offer
+``rag ui``) stays fast. The named API endpoint ``/ask`` returns ``Answer.to_dict()``, the
+JSON of ``rag ask --json``.
+"""
+import argparse
+import html
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+from rag.errors import BadInput, RagError
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+_MARKER = re.compile(r"\[(\d+)\]")
+
+CSS = """
+#sources { max-height: 75vh; overflow-y: auto; }
+.nr-answer a.cite, .nr-src .src-n { display: inline-block; min-width: 1.5em; padding: 0 .4em; margin: 0 .15em;
+  border: 1px solid #fdba74; border-radius: .8em; background: #ffedd5; color: #9a3412 !important;
+  font-size: .75em; font-weight: 700; line-height: 1.45; text-align: center; text-decoration: none !important;
+  vertical-align: .15em; cursor: pointer; }
+.nr-answer a.cite:hover, .nr-answer a.cite:focus { background: #f97316; border-color: #f97316; color: #fff !important; }
+.nr-answer .unsupported { text-decoration: underline dotted #b45309; }
+.nr-answer .flag { color: #b45309; font-size: .8em; }
+.nr-answer .searching { font-size: .85em; opacity: .75; margin-bottom: .3em; }
+.nr-answer .meta { font-size: .78em; opacity: .65; margin-top: .4em; }
+.nr-answer .refusal { border-left: 3px solid #b45309; padding-left: .6em; }
+.nr-answer .error { border-left: 3px solid #dc2626; padding-left: .6em; }
+.nr-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6em .8em; margin: .5em 0;
+  transition: box-shadow .3s, border-color .3s; }
+.nr-src.active { border-color: #f97316; box-shadow: 0 0 0 3px #fed7aa; }
+.nr-src .src-title { font-weight: 600; }
+.nr-src .src-meta { font-size: .85em; opacity: .75; margin: .15em 0 .4em; }
+.nr-src .passage { white-space: pre-wrap; font-size: .9em; line-height: 1.45; margin: 0; padding-left: .7em;
+  border-left: 3px solid var(--border-color-primary); }
+.nr-src mark { background: #fde68a; color: #111; padding: 0 .1em; }
+.nr-turn > summary { cursor: pointer; font-size: .9em; margin: .4em 0; }
+.nr-turn-head { font-size: .9em; opacity: .8; margin: .2em 0; }
+.nr-empty { opacity: .7; font-style: italic; }
+"""
+
+# Citation chips link to "#src-<turn>-<n>"; this opens, highlights and scrolls to that source.
+HEAD = """<script>
+document.addEventListener("click", function (ev) {
+  var a = ev.target && ev.target.closest ? ev.target.closest('a[href^="#src-"]') : null;
+  if (!a) return;
+  ev.preventDefault(); ev.stopPropagation();
+  var el = document.getElementById(a.getAttribute("href").slice(1));
+  if (!el) return;
+  var d = el.closest("details"); if (d) d.open = true;
+  document.querySelectorAll(".nr-src.active").forEach(function (e) { e.classList.remove("active"); });
+  el.classList.add("active");
+  el.scrollIntoView({behavior: "smooth", block: "center"});
+}, true);
+</script>"""
+
+
+# ---- rendering (pure) ----------------------------------------------------------------------
+def _esc(text: Any) -> str:
+    """HTML-escape ``text`` and neutralize characters that markdown or templates would act on."""
+    s = html.escape(str(text), quote=True)
+    return s.replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;").replace("$", "&#36;").replace("{", "&#123;").replace("}", "&#125;").replace("\\", "&#92;")
+
+
+def _para(text: str) -> str:
+    """Escaped passage text with blank lines between paragraphs reduced to one line break."""
+    return _esc(re.sub(r"\n\s*\n", "\n", text))
+
+
+def _one_line(s: str) -> str:
+    """Keep rendered HTML on one line so markdown treats the bubble as a single HTML block."""
+    return re.sub(r"\s*\n\s*", " ", s)
+
+
+def _date(dt) -> str:
+    return dt.date().isoformat() if dt else "undated"
+
+
+def _safe_url(url: str | None) -> str | None:
+    return url if url and urlparse(url).scheme in ("http", "https") else None
+
+
+def render_chip(turn: int, n: int, title: str = "") -> str:
+    """A citation chip: a link to source ``n`` of answer ``turn`` in the sources panel."""
+    return f'<a class="cite" href="#src-{turn}-{n}" title="{_esc(title)}">{n}</a>'
+
+
+def render_streaming(text: str, rewritten: str | None = None) -> str:
+    """The bubble while an answer streams in (raw, not yet verified: markers are plain text)."""
+    return _one_line(f'<div class="nr-answer">{_searching(rewritten)}<div>{_esc(text)} ▌</div></div>')
+
+
+def _searching(rewritten: str | None) -> str:
+    return f'<div class="searching">Searching for: <em>{_esc(rewritten)}</em></div>' if rewritten else ""
+
+
+def render_answer(ans, turn: int, rewritten: str | None = None) -> str:
+    """The chat bubble of a verified :class:`rag.types.Answer`: sentences with citation chips,
+    unsupported sentences flagged, refusals shown as refusals; all text escaped."""
+    head = _searching(rewritten)
+    if ans.abstained:
+        body = f'<div class="refusal"><strong>No answer.</strong> {_esc(ans.text)}</div>'
+    else:
+        titles = {s.n: s.title for s in ans.sources}
+        parts = []
+        for s in ans.sentences:
+            chips = "".join(render_chip(turn, n, titles.get(n, "")) for n in s.citations)
+            text = _esc(s.text)
+            if not s.supported:
+                text = f'<span class="unsupported" title="no shown passage supports this sentence">{text}</span> <span class="flag">(unsupported)</span>'
+            parts.append(text + chips)
+        if not parts:  # no sentence breakdown: chips from the markers in the text
+            parts.append(_MARKER.sub(lambda m: render_chip(turn, int(m.group(1))), _esc(ans.text)))
+        body = f'<div>{" ".join(parts)}</div>'
+    total = ans.timing_ms.get("total")
+    meta = f"{ans.answerer} · {len(ans.sources)} source{'s' if len(ans.sources) != 1 else ''}"
+    if total is not None:
+        meta += f" · {total / 1000:.1f} s"
+    if ans.removed_citations:
+        meta += f" · {ans.removed_citations} unverified citation(s) removed"
+    return _one_line(f'<div class="nr-answer">{head}{body}<div class="meta">{meta}</div></div>')
+
+
+def render_source(src, turn: int) -> str:
+    """One source card: headline (linked when there is an http(s) URL), outlet, date, and the
+    passage with the supporting quote in ``<mark>``."""
+    url = _safe_url(src.url)
+    title = _esc(src.title or "Untitled")
+    if url:
+        title = f'<a href="{_esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    passage = src.passage or src.quote
+    qs = max(0, src.start - src.passage_start) if src.passage else 0
+    qe = min(len(passage), qs + (src.end - src.start))
+    if passage[qs:qe] != src.quote:  # offsets do not line up: find the quote instead
+        i = passage.find(src.quote)
+        qs, qe = (i, i + len(src.quote)) if i >= 0 else (0, 0)
+    body = f"{_para(passage[:qs])}<mark>{_para(passage[qs:qe])}</mark>{_para(passage[qe:])}"
+    if qe <= qs:
+        body = f"<mark>{_esc(src.quote)}</mark>" + (f"\n\n{_esc(passage)}" if src.passage else "")
+    meta = " · ".join(_esc(x) for x in (src.outlet or "unknown outlet", _date(src.published_at), src.author) if x)
+    return (
+        f'<div class="nr-src" id="src-{turn}-{src.n}"><div><span class="src-n">{src.n}</span> '
+        f'<span class="src-title">{title}</span></div><div class="src-meta">{meta}</div>'
+        f'<blockquote class="passage">{body}</blockquote></div>'
+    )
+
+
+def render_sources(ans, turn: int, question: str) -> str:
+    """The sources section of answer ``turn``: one card per cited source (or a note)."""
+    head = f'<div class="nr-turn-head">Answer {turn}: <em>{_esc(question)}</em></div>'
+    if ans.abstained or not ans.sources:
+        return head + '<p class="nr-empty">No passage in the archive supports an answer; nothing is cited.</p>'
+    return head + "".join(render_source(s, turn) for s in ans.sources)
+
+
+def render_panel(sections: Sequence[tuple[int, str, str]]) -> str:
+    """The sources panel: the newest answer's sources open, older ones folded."""
+    if not sections:
+        return '<p class="nr-empty">Sources of the answers appear here.</p>'
+    out = []
+    for i, (turn, question, body) in enumerate(reversed(sections)):
+        if i == 0:
+            out.append(f'<section class="nr-turn">{body}</section>')
+        else:
+            out.append(f'<details class="nr-turn"><summary>Answer {turn}: {_esc(question)}</summary>{body}</details>')
+    return "".join(out)
+
+
+def render_stats(st: dict) -> str:
+    """Markdown summary of :meth:`Archive.stats`."""
+    outlets = st.get("outlets") or {}
+    span = f"{(st.get('first_date') or '–')[:10]} … {(st.get('last_date') or '–')[:10]}"
+    lines = [
+        f"**Index:** {_esc(st.get('index'))}",
+        "",
+        "| articles | chunks | outlets | date span | embedder |",
+        "|---:|---:|---:|---|---|",
+        f"| {st.get('articles', 0)} | {st.get('chunks', 0)} | {len(outlets)} | {span} | {st.get('embedder', '')} |",
+    ]
+    if outlets:
+        lines += ["", "**Outlets:** " + ", ".join(f"{_esc(o)} ({n})" for o, n in list(outlets.items())[:30])]
+    return "\n".join(lines)
+
+
+def render_ingest(result, report=None) -> str:
+    """Markdown of an upload + ingest run: the report summary and every rejected file/record."""
+    lines = []
+    if result.saved:
+        lines.append(f"Saved {len(result.saved)} file(s) in the index's uploads folder: " + ", ".join(_esc(p.name) for p in result.saved))
+    if report is not None:
+        lines.append(f"**Ingest:** {_esc(report.summary())}")
+    errors = list(result.errors) + list(report.errors if report is not None else ())
+    if errors:
+        lines.append(f"**{len(errors)} problem(s)** (skipped, the rest was ingested):")
+        lines += [f"- {_esc(Path(e.file).name)}{'' if e.line is None else f':{e.line}'}: {_esc(e.reason)}" for e in errors[:50]]
+    return "\n\n".join(lines) or "Nothing uploaded."
+
+
+def latest_eval(runs_dir: str | Path) -> tuple[str, list[str]]:
+    """(markdown, PNG paths) of the newest ``runs/*/report.md``, or how to make one."""
+    reports = sorted(Path(runs_dir).glob("*/report.md"), key=lambda p: p.stat().st_mtime)
+    if not reports:
+        return (
+            f"No eval report yet (looked for `{runs_dir}/*/report.md`). Run `rag eval --out {runs_dir}/NAME` "
+            "(see `rag eval --help`) and reload this tab.", []
+        )
+    rep = reports[-1]
+    text = rep.read_text(encoding="utf-8", errors="replace")
+    # relative images cannot load from the page: the gallery below shows the run's PNGs
+    text = re.sub(r"!\[([^\]]*)\]\((?![a-z]+:)([^)\s]+)\)", r"*(plot \2: see Plots below)*", text)
+    pngs = sorted(str(p.resolve()) for p in rep.parent.glob("*.png"))
+    return f"*Report:* {_esc(rep)}\n\n{text}", pngs
+
+
+def parse_outlets(outlets: Any) -> list[str] | None:
+    """Outlets from a list or a comma-separated string; None when empty."""
+    if outlets is None:
+        return None
+    items = outlets.split(",") if isinstance(outlets, str) else list(outlets)
+    items = [str(o).strip() for o in items if str(o).strip()]
+    return items or None
+
+
+# ---- the app -------------------------------------------------------------------------------
+def theme():
+    """The gradio theme: the default look with system fonts (nothing fetched)."""
+    import gradio as gr
+
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+
+
+def build_app(archive, settings, runs_dir: str | Path = "runs"):
+    """Build the gradio Blocks of the UI for an open ``archive`` (launch it with
+    :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals; API endpoint ``/ask``."""
+    import gradio as gr
+
+    from rag import followup
+    from rag.uploads import ALLOWED_EXTENSIONS, save_uploads
+
+    llm_cache: dict[str, Any] = {}
+
+    def condense_llm():
+        if settings.llm_configured and "llm" not in llm_cache:
+            from rag.llm import OpenAICompatibleLLM
+
+            llm_cache["llm"] = OpenAICompatibleLLM(settings)
+        return llm_cache.get("llm")
+
+    answerers = ["extractive"] + (["llm"] if settings.llm_configured else [])
+
+    def respond(message, chat, turns, sections, since, until, outlets, answerer, k):
+        """Chat handler: rewrite a follow-up, stream the answer, then show the verified one."""
+        question = (message or "").strip()
+        chat, turns, sections = list(chat or []), list(turns or []), list(sections or [])
+        if not question:
+            yield "", chat, turns, sections, render_panel(sections)
+            return
+        turn = len(sections) + 1
+        chat.append({"role": "user", "content": _esc(question)})
+        chat.append({"role": "assistant", "content": render_streaming("")})
+        yield "", chat, turns, sections, render_panel(sections)
+        try:
+            standalone = followup.standalone_question(question, turns, settings, llm=condense_llm())
+            rewritten = standalone if standalone != question else None
+            stream = archive.ask_stream(
+                standalone, int(k) if k else None, since or None, until or None, parse_outlets(outlets), answerer=answerer or None
+            )
+            buf = ""
+            for delta in stream:
+                buf += delta
+                chat[-1] = {"role": "assistant", "content": render_streaming(buf, rewritten)}
+                yield "", chat, turns, sections, render_panel(sections)
+            ans = stream.answer
+        except RagError as exc:
+            chat[-1] = {"role": "assistant", "content": _one_line(f'<div class="nr-answer"><div class="error"><strong>Error:</strong> {_esc(exc)}</div></div>')}
+            yield "", chat, turns, sections, render_panel(sections)
+            return
+        chat[-1] = {"role": "assistant", "content": render_answer(ans, turn, rewritten)}
+        turns += [{"role": "user", "content": standalone}, {"role": "assistant", "content": ans.text}]
+        sections.append((turn, standalone, render_sources(ans, turn, standalone)))
+        yield "", chat, turns, sections, render_panel(sections)
+
+    def ask(question: str, since: str | None = None, until: str | None = None, outlets: list[str] | str | None = None) -> dict:
+        """Answer a standalone question; returns the JSON object of `rag ask --json`."""
+        try:
+            return archive.ask(question, None, since or None, until or None, parse_outlets(outlets)).to_dict()
+        except RagError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+
+    def ingest(files, progress=gr.Progress()):
+        """Archive tab: store uploads under <index>/uploads, ingest them, report."""
+        try:
+            result = save_uploads(archive.path, files or [], settings)
+        except RagError as exc:
+            return f"**Error:** {_esc(exc)}", render_stats(archive.stats()), gr.skip(), None
+        report = None
+        if result.saved:
+            progress(0, desc="Ingesting…")
+            t = time.monotonic()
+
+            def on_progress(articles: int, chunks: int) -> None:
+                progress((articles, None), desc=f"{articles} articles, {chunks} chunks ({time.monotonic() - t:.0f} s)", unit="articles")
+
+            try:
+                report = archive.ingest(list(result.saved), on_progress=on_progress)
+            except RagError as exc:
+                return f"**Error:** {_esc(exc)}", render_stats(archive.stats()), gr.skip(), None
+        return render_ingest(result, report), render_stats(archive.stats()), gr.Dropdown(choices=archive.outlets()), None
+
+    def refresh():
+        """Page load / reload: index stats, outlet choices, newest eval report."""
+        md, pngs = latest_eval(runs_dir)
+        return render_stats(archive.stats()), gr.Dropdown(choices=archive.outlets()), md, gr.Gallery(value=pngs, visible=bool(pngs))
+
+    with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
+        gr.Markdown("## newsrag — ask the news archive\nEvery sentence cites its passages; citations are checked after the answer is written.")
+        turns = gr.State([])
+        sections = gr.State([])
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            elem_id="chat", label="Chat", show_label=False, height=520, latex_delimiters=[], buttons=["copy"], feedback_options=None,
+                            placeholder="Ask about the archive, e.g. *What does the Pentagon memo allege about Alibaba?* "
+                            "Follow-ups such as *what did the company say about it?* are understood.",
+                        )
+                        with gr.Row():
+                            box = gr.Textbox(elem_id="question", show_label=False, placeholder="Ask a question…", scale=5, autofocus=True)
+                            send = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=1)
+                        clear = gr.Button("New conversation", size="sm", elem_id="clear-btn")
+                        with gr.Accordion("Filters and answerer", open=False, elem_id="controls"):
+                            with gr.Row():
+                                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+                                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+                            outlets = gr.Dropdown(choices=archive.outlets(), multiselect=True, label="Outlets", elem_id="outlets")
+                            with gr.Row():
+                                answerer = gr.Radio(
+                                    answerers, value=settings.answerer if settings.answerer in answerers else "extractive",
+                                    label="Answerer", elem_id="answerer",
+                                    info=None if settings.llm_configured else "LLM: set RAG_LLM_BASE_URL and RAG_LLM_MODEL",
+                                )
+                                top_k = gr.Slider(1, 20, value=settings.answer_passages, step=1, label="Passages (top-k)", elem_id="top-k")
+                    with gr.Column(scale=2):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(render_panel([]), elem_id="sources")
+            with gr.Tab("Archive", id="archive-tab"):
+                stats = gr.Markdown(render_stats(archive.stats()), elem_id="stats")
+                files = gr.File(
+                    file_count="multiple", file_types=sorted(ALLOWED_EXTENSIONS), type="filepath",
+                    label=f"Add articles ({', '.join(sorted(ALLOWED_EXTENSIONS))}; at most {settings.max_upload_mb} MB each)",
+                    elem_id="uploads",
+                )
+                ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest-btn")
+                ingest_out = gr.Markdown(elem_id="ingest-report")
+            with gr.Tab("Evals", id="evals-tab"):
+                reload_btn = gr.Button("Reload", size="sm")
+                eval_md = gr.Markdown(elem_id="eval-report")
+                eval_plots = gr.Gallery(label="Plots", columns=2, height=460, object_fit="contain", elem_id="eval-plots", visible=False)
+
+        chat_io = dict(
+            inputs=[box, chatbot, turns, sections, since, until, outlets, answerer, top_k],
+            outputs=[box, chatbot, turns, sections, sources],
+            api_visibility="private", show_progress="minimal",
+        )
+        box.submit(respond, **chat_io)
+        send.click(respond, **chat_io)
+        clear.click(lambda: ([], [], [], render_panel([])), outputs=[chatbot, turns, sections, sources], api_visibility="private")
+        ingest_btn.click(ingest, inputs=[files], outputs=[ingest_out, stats, outlets, files], api_visibility="private")
+        for trigger in (app.load, reload_btn.click):
+            trigger(refresh, outputs=[stats, outlets, eval_md, eval_plots], api_visibility="private")
+        gr.api(ask, api_name="ask")
+    app.queue(default_concurrency_limit=2)
+    return app
+
+
+def launch_app(
+    app,
+    settings=None,
+    host: str = DEFAULT_HOST,
+    port: int | None = DEFAULT_PORT,
+    auth: tuple[str, str] | None = None,
+    share: bool = False,
+    runs_dir: str | Path = "runs",
+    **kwargs: Any,
+):
+    """Launch ``app`` with the offline theme, CSS and citation script; returns
+    ``(fastapi_app, local_url, share_url)`` like ``Blocks.launch``. Extra ``kwargs`` go to it."""
+    options: dict[str, Any] = dict(
+        server_name=host, server_port=port, share=share, auth=auth, theme=theme(), css=CSS, head=HEAD,
+        footer_links=["api"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
+        allowed_paths=[str(Path(runs_dir).resolve())], show_error=True,
+    )
+    if settings is not None:
+        options["max_file_size"] = f"{int(settings.max_upload_mb)}mb"
+    options.update(kwargs)
+    return app.launch(**options)
+
+
+def auth_from_env(env=None) -> tuple[str, str] | None:
+    """Basic-auth credentials from ``RAG_UI_USER`` and ``RAG_UI_PASSWORD`` (both or neither)."""
+    env = os.environ if env is None else env
+    user, password = env.get("RAG_UI_USER") or "", env.get("RAG_UI_PASSWORD") or ""
+    if bool(user) != bool(password):
+        raise BadInput("set both RAG_UI_USER and RAG_UI_PASSWORD for basic auth, or neither")
+    return (user, password) if user else None
+
+
+# ---- command line --------------------------------------------------------------------------
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The UI's own options (``--index``/``--config`` come from the common options)."""
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default; needs internet)")
+    p.add_argument("--runs", default="runs", help="folder of eval runs shown in the Evals tab (default: runs)")
+
+
+def run(args) -> int:
+    """Open the archive once, build the app, launch it and serve until Ctrl-C."""
+    from rag.archive import Archive
+    from rag.cli import settings_from_args
+
+    settings = settings_from_args(args)
+    auth = auth_from_env()
+    archive = Archive.open(settings=settings)
+    app = build_app(archive, archive.settings, runs_dir=args.runs)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
+        print(f"warning: serving on {args.host} without auth (set RAG_UI_USER and RAG_UI_PASSWORD)", file=sys.stderr)
+    try:
+        _, url, share_url = launch_app(
+            app, archive.settings, host=args.host, port=args.port, auth=auth, share=bool(args.share),
+            runs_dir=args.runs, prevent_thread_lock=True, quiet=True,
+        )
+    except OSError as exc:
+        raise BadInput(f"cannot listen on {args.host}:{args.port}: {exc} (try --port)") from exc
+    print(f"newsrag UI for {archive.path}: {url}" + (f" (public: {share_url})" if share_url else "") + "  — Ctrl-C to stop", flush=True)
+    app.block_thread()
+    archive.close()
+    return 0
+
+
+def register(subparsers, add_common_options) -> None:
+    """Entry point of the ``rag.commands`` group: adds ``rag ui``."""
+    p = subparsers.add_parser("ui", help="chat with the archive in the browser (gradio)")
+    add_options(p)
+    add_common_options(p)
+    p.set_defaults(func=run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python ui.py``: same options as ``rag ui``."""
+    p = argparse.ArgumentParser(prog="ui.py", description="newsrag chat UI")
+    add_options(p)
+    p.add_argument("--index", help="index folder (default: $RAG_INDEX or index/default)")
+    p.add_argument("--config", help="settings TOML file (default: ./rag.toml if present)")
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except RagError as exc:
+        print(f"ui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
