@@ -7,7 +7,9 @@ the score is 0.5 x that + 0.5 x cosine(question, sentence). IDF is computed over
 of the given hits. The answerer abstains when :meth:`ExtractiveAnswerer.confidence` is below
 ``settings.abstain_threshold``: the IDF-weighted share of the question's content words present
 in the best passage (headline and header included), halved for every number or name of the
-question that passage lacks.
+question that passage lacks; and it is 0 when fewer than ``settings.abstain_name_coverage`` of the
+question's names and numbers appear in any shown passage. Both thresholds are tuned on the
+MultiHop-RAG dev split (README).
 """
 from __future__ import annotations
 
@@ -93,6 +95,13 @@ class ExtractiveAnswerer:
             return share(have) * 0.5 ** sum(1 for k in strong if k not in have)
 
         confidence = max(coverage(bodies[i] | metas[i]) for i in range(len(hits)))
+        # Names and numbers of the question that no shown passage mentions at all: when most
+        # are missing, the archive is about something else (a long multi-part question can
+        # lack a few in its best passage, but not across all of them).
+        if strong:
+            seen = set().union(*bodies, *metas)
+            if sum(1 for k in strong if k in seen) / len(strong) < self.settings.abstain_name_coverage:
+                confidence = 0.0
 
         cands = []
         for (i, text), st in zip(sents, stems):
