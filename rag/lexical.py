@@ -7,12 +7,13 @@ atomically (a new folder swapped in), so a crash leaves the old index or the new
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from rag.snapshot import filter_mask, readable_dir, replace_dir, timestamps
 
 _FORMAT = 1
 
@@ -42,45 +43,35 @@ class LexicalIndex:
         """Index (chunk id, header, text, outlet, published_at ISO) rows."""
         import bm25s
 
-        ids, texts, outlets, ts = [], [], [], []
-        for cid, header, text, outlet, published in rows:
+        ids, texts, outlets, published = [], [], [], []
+        for cid, header, text, outlet, pub in rows:
             ids.append(cid)
             texts.append(f"{header}\n\n{text}" if header else text)
             outlets.append(outlet)
-            ts.append(datetime.fromisoformat(published).timestamp() if published else np.nan)
+            published.append(pub)
         bm25 = None
         if ids:
             tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
-        return cls(ids, outlets, np.array(ts, dtype=np.float64), bm25, generation)
+        return cls(ids, outlets, timestamps(published), bm25, generation)
 
     def save(self, folder: Path) -> None:
         """Write atomically: build in ``folder.tmp``, then swap it in."""
-        folder = Path(folder)
-        tmp = folder.with_name(folder.name + ".tmp")
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(tmp / "bm25"), show_progress=False)
-        meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
-                "outlets": [o or None for o in self.outlets.tolist()], "ts": [None if np.isnan(t) else t for t in self.ts.tolist()]}
-        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        with replace_dir(folder) as tmp:
+            if self._bm25 is not None:
+                self._bm25.save(str(tmp / "bm25"), show_progress=False)
+            meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
+                    "outlets": [o or None for o in self.outlets.tolist()],
+                    "ts": [None if np.isnan(t) else t for t in self.ts.tolist()]}
+            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex | None":
         """Load a saved index, or None when it is missing or unreadable (then rebuild)."""
         import bm25s
 
-        folder = Path(folder)
-        if not folder.exists() and folder.with_name(folder.name + ".old").exists():
-            folder = folder.with_name(folder.name + ".old")  # crashed mid-swap: old is whole
+        folder = readable_dir(folder)
         try:
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
             if meta.get("format") != _FORMAT:
@@ -93,16 +84,7 @@ class LexicalIndex:
 
     def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None) -> np.ndarray | None:
         """Boolean mask of chunks passing the filters, or None when there are none."""
-        if since is None and until is None and not outlets:
-            return None
-        m = np.ones(len(self.ids), dtype=bool)
-        if since is not None:
-            m &= self.ts >= since.timestamp()  # NaN (undated) compares False
-        if until is not None:
-            m &= self.ts <= until.timestamp()
-        if outlets:
-            m &= np.isin(self.outlets, list(outlets))
-        return m
+        return filter_mask(self.ts, self.outlets, since, until, outlets)
 
     def search(
         self,

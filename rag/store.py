@@ -1,25 +1,34 @@
-"""The index folder: records (SQLite), dense vectors (chroma), BM25, and a manifest that
-records which embedding model and chunking built it.
+"""The index folder: records (SQLite), vectors (chroma), and the two search-time indexes
+derived from them (BM25 and the dense matrix), plus a manifest that records which embedding
+model and chunking built it.
 
-Layout of ``<index>/``: ``records.sqlite3``, ``chroma/``, ``bm25/``, ``manifest.json``.
-Opening an index with another embedding model or dimension raises :class:`IndexMismatch`.
+Layout of ``<index>/``: ``records.sqlite3``, ``chroma/``, ``bm25/``, ``dense/``,
+``manifest.json``, ``ingest.lock``. Opening an index with another embedding model or dimension
+raises :class:`IndexMismatch`.
+
+Readers see snapshots: the derived indexes are rebuilt and swapped in whole at the end of an
+ingest, so a query during an ingest sees the old state or the new, never half of it. When the
+records are ahead of the snapshots and no ingest holds the lock (a run was killed), the next
+reader rebuilds them.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexMismatch, IndexMissing
+from rag.dense import DenseIndex
+from rag.errors import IndexMismatch, IndexMissing, RagError
 from rag.lexical import LexicalIndex
 from rag.records import Records
 from rag.settings import Settings
-from rag.vectors import ChromaVectors
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -64,13 +73,13 @@ class IndexStore:
         self.config = config
         self.manifest = manifest
         self.records = Records(path / "records.sqlite3")
-        self.vectors = ChromaVectors(
-            config.collection,
-            path=None if settings.chroma_url else path / "chroma",
-            url=settings.chroma_url,
-        )
-        self._lexical: LexicalIndex | None = None
-        self._lex_lock = threading.Lock()
+        self._chroma_url = settings.chroma_url
+        self._vectors = None
+        self._derived: dict[str, Any] = {}
+        self._signatures: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        if settings.chroma_url:
+            _ = self.vectors  # a server URL is checked at open: fail early and clearly
 
     @classmethod
     def open(cls, path: str | Path, settings: Settings, embedder_name: str, dim: int, create: bool) -> "IndexStore":
@@ -112,27 +121,108 @@ class IndexStore:
         )
         return cls(path, config, settings, manifest)
 
-    # ---- lexical index -----------------------------------------------------------------
+    # ---- the store of record for vectors ---------------------------------------------
+    @property
+    def vectors(self):
+        """The chroma adapter (imported and connected on first use: queries do not need it)."""
+        with self._lock:
+            if self._vectors is None:
+                from rag.vectors import ChromaVectors
+
+                self._vectors = ChromaVectors(
+                    self.config.collection,
+                    path=None if self._chroma_url else self.path / "chroma",
+                    url=self._chroma_url,
+                )
+            return self._vectors
+
+    # ---- ingest lock -------------------------------------------------------------------
+    @contextmanager
+    def ingest_lock(self):
+        """Held for the whole of an ingest; a second concurrent ingest fails clearly."""
+        fd = os.open(self.path / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RagError(f"another ingest is running on {self.path}; wait for it to finish") from None
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def ingest_running(self) -> bool:
+        """True while some process (this one included) holds the ingest lock."""
+        fd = os.open(self.path / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    # ---- derived search indexes --------------------------------------------------------
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, loaded once and rebuilt if the records moved on since it was saved."""
-        with self._lex_lock:
+        """The BM25 snapshot."""
+        return self._snapshot("bm25")
+
+    @property
+    def dense(self) -> DenseIndex:
+        """The dense-matrix snapshot."""
+        return self._snapshot("dense")
+
+    def _load(self, name: str):
+        return (LexicalIndex if name == "bm25" else DenseIndex).load(self.path / name)
+
+    def _build(self, name: str, generation: int):
+        rows = self.records.iter_chunk_rows()
+        if name == "bm25":
+            return LexicalIndex.build(rows, generation)
+        return DenseIndex.build(rows, self.vectors.get_vectors, self.config.dim, generation)
+
+    def _signature(self, name: str):
+        try:
+            st = os.stat(self.path / name / "meta.json")
+            return (st.st_mtime_ns, st.st_ino)
+        except OSError:
+            return None
+
+    def _snapshot(self, name: str):
+        with self._lock:
+            current = self._derived.get(name)
             gen = self.records.generation()
-            lex = self._lexical
-            if lex is None or lex.generation != gen:
-                lex = LexicalIndex.load(self.path / "bm25")
-                if lex is None or lex.generation != gen:
-                    lex = LexicalIndex.build(self.records.iter_chunk_rows(), gen)
-                    try:
-                        lex.save(self.path / "bm25")
-                    except OSError:
-                        pass  # read-only index: keep it in memory
-                self._lexical = lex
-            return lex
+            if current is not None and current.generation == gen:
+                return current
+            sig = self._signature(name)
+            if sig is not None and (current is None or sig != self._signatures.get(name)):
+                loaded = self._load(name)
+                if loaded is not None:
+                    current, self._signatures[name] = loaded, sig
+            if current is None or (current.generation != gen and not self.ingest_running()):
+                current = self._rebuild(name, gen)
+            self._derived[name] = current
+            return current
+
+    def _rebuild(self, name: str, gen: int):
+        built = self._build(name, gen)
+        try:
+            built.save(self.path / name)
+            self._signatures[name] = self._signature(name)
+        except OSError:
+            pass  # read-only index folder: serve it from memory
+        return built
 
     def refresh(self) -> None:
-        """Rebuild derived data after an ingest and write the manifest."""
-        _ = self.lexical
+        """Rebuild the derived indexes after an ingest (caller holds the ingest lock) and
+        write the manifest."""
+        with self._lock:
+            gen = self.records.generation()
+            for name in ("bm25", "dense"):
+                current = self._derived.get(name) or self._load(name)
+                if current is None or current.generation != gen:
+                    current = self._rebuild(name, gen)
+                self._derived[name] = current
         self.manifest = dict(self.manifest)
         self.manifest.update(
             counts=self.records.counts(),

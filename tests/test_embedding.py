@@ -1,0 +1,47 @@
+"""The packaged MiniLM: torch (ingest batches) and numpy (query path) give the same vectors;
+the bag-of-words fake behaves like an embedder."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from rag.embedding import HashEmbedder, MiniLMEmbedder
+from rag.minilm_numpy import NumpyMiniLM
+from tests.conftest import MINI, ROOT
+
+TEXTS = [
+    "What does the Pentagon memo allege about Alibaba?",
+    "Sam Altman was fired by the OpenAI board in November 2023.",
+    "x",
+] + [json.loads(line)["body"][:2000] for line in MINI.read_text(encoding="utf-8").splitlines()[:3]]
+
+
+def test_numpy_forward_equals_sentence_transformers():
+    torch_vecs = MiniLMEmbedder(batch_size=8)._load().encode(TEXTS, normalize_embeddings=True)
+    np_vecs = NumpyMiniLM().embed_texts(TEXTS)
+    assert np_vecs.shape == (len(TEXTS), 384)
+    assert np.abs(np_vecs - torch_vecs).max() < 1e-5
+    assert np.allclose(np.linalg.norm(np_vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_minilm_ranks_a_paraphrase_above_an_unrelated_text():
+    e = MiniLMEmbedder()
+    q = e.embed_query("Which retailer is accused of helping China's army?")
+    docs = e.embed_texts(["Alibaba allegedly provides the People's Liberation Army with opportunities.", "The Bills beat the Jets on Sunday."])
+    assert q @ docs[0] > q @ docs[1] + 0.2
+
+
+def test_query_path_does_not_import_torch():
+    code = "import sys; from rag.embedding import MiniLMEmbedder; MiniLMEmbedder().embed_query('hello world'); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_hash_embedder_is_deterministic_and_similarity_aware():
+    h = HashEmbedder()
+    a, b, c = h.embed_texts(["Pentagon memo on Alibaba", "Alibaba memo from the Pentagon", "football scores tonight"])
+    assert np.allclose(a, h.embed_query("Pentagon memo on Alibaba"))
+    assert a @ b > a @ c
