@@ -1,0 +1,240 @@
+"""The eval harness end to end: datasets, the smoke run on the bundled sample archive with the
+real MiniLM (built once per session), its outputs, cached corpus index, and --compare."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from evals import metrics as M
+from evals.cli import main as evals_main
+from evals.datasets import DATASETS_DIR, load_dataset
+from evals.run import EvalConfig, corpus_fingerprint, evaluate_item, prepare_archive
+from rag.errors import BadInput
+from rag.loaders import iter_articles
+from rag.settings import Settings
+
+ROOT = Path(__file__).parent.parent
+SAMPLE = ROOT / "rag" / "sample"
+SEED = ROOT / "tests" / "data" / "ksmo-alibaba-pla-memo.txt"
+REQUIRED_KEYS = {
+    "retrieval.hits@4", "retrieval.hits@10", "retrieval.map@10", "retrieval.mrr@10", "retrieval.allgold@10",
+    "retrieval.gold_recall@10", "citations.validity", "citations.recall", "citations.precision",
+    "citations.gold_article_recall", "citations.gold_fact_cited", "answers.accuracy", "answers.exact_match",
+    "abstention.null_accuracy", "abstention.false_refusal", "latency.p50_ms", "latency.p95_ms",
+    "counts.questions", "counts.errors",
+}
+ANSWER_KEYS = {"question", "text", "abstained", "sentences", "sources", "removed_citations", "timing_ms", "settings_hash"}
+
+
+# ---- datasets ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample_articles():
+    return {a.id: a for a in iter_articles([SAMPLE]) if hasattr(a, "body")}
+
+
+def test_sample_qa_composition_and_exact_gold_quotes(sample_articles):
+    items = load_dataset("sample_qa")
+    assert len(items) >= 40
+    assert sum(not it.answerable for it in items) >= len(items) / 4
+    assert sum(len(it.gold_keys) >= 2 for it in items) >= 5
+    seed_id = next(a.id for a in sample_articles.values() if a.outlet == "KSMO Santa Monica")
+    assert sum(seed_id in it.gold_keys for it in items) >= 5
+    for it in items:
+        assert it.answerable == bool(it.gold), it.id
+        for g in it.gold:
+            assert g.key in sample_articles, (it.id, g.url or g.article_id)
+            assert g.fact in sample_articles[g.key].body, (it.id, g.fact)
+
+
+def test_smoke_set_composition():
+    items = load_dataset(DATASETS_DIR / "smoke.jsonl")
+    types = [it.qtype for it in items]
+    assert len(items) == 5
+    assert types.count("seed") == 2 and types.count("unanswerable") == 1
+    assert sum(len(it.gold_keys) >= 2 for it in items) == 1
+
+
+def test_multihop_format_and_bad_lines(tmp_path):
+    f = tmp_path / "q.json"
+    f.write_text(json.dumps([
+        {"query": "Who?", "answer": "Sam Altman", "question_type": "inference_query",
+         "evidence_list": [{"url": "https://www.example.com/a/?utm_source=x", "fact": "Altman left."},
+                           {"url": "https://example.com/b", "fact": "He was fired."}]},
+        {"query": "What?", "answer": "Insufficient information.", "question_type": "null_query", "evidence_list": []},
+    ]), encoding="utf-8")
+    a, b = load_dataset(f)
+    assert a.answerable and a.qtype == "inference_query" and a.facts == ["Altman left.", "He was fired."]
+    assert a.gold_keys[0] == load_dataset(f)[0].gold[0].key and len(a.gold_keys) == 2
+    assert not b.answerable and b.qtype == "null_query"
+    assert len(load_dataset(f, limit=1)) == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok?"}\n{"question": "x", "gold": [{"quote": "no article"}]}\n', encoding="utf-8")
+    with pytest.raises(BadInput, match=":2:"):
+        load_dataset(bad)
+    with pytest.raises(BadInput):
+        load_dataset(tmp_path / "missing.jsonl")
+
+
+# ---- pieces without the model ------------------------------------------------------------
+class _FailingArchive:
+    def search(self, *a, **k):
+        raise RuntimeError("index on fire")
+
+
+def test_a_failing_question_is_recorded_not_raised():
+    item = load_dataset("smoke")[0]
+    rec = evaluate_item(_FailingArchive(), item, judge=None)
+    assert rec["error"] == "RuntimeError: index on fire" and rec["scores"]["error"]
+    m = M.aggregate([rec["scores"]])
+    assert m["counts.errors"] == 1 and m["counts.questions"] == 1
+
+
+def test_corpus_index_is_cached_by_content_hash(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    s = Settings(embedder="hash", index=str(tmp_path / "index" / "default"))
+    fp = corpus_fingerprint(corpus, s)
+    assert fp == corpus_fingerprint(corpus, s) and len(fp) == 12
+    assert fp != corpus_fingerprint(corpus, s.with_(chunk_tokens=120))
+    logs: list[str] = []
+    cfg = EvalConfig(dataset="smoke", corpus=str(corpus), progress=False)
+    archive = prepare_archive(cfg, s, logs.append)
+    assert archive.path == tmp_path / "index" / f"eval-{fp}"
+    assert archive.stats()["articles"] == 1 and any("ingesting" in x for x in logs)
+    logs.clear()
+    assert prepare_archive(cfg, s, logs.append).path == archive.path
+    assert any("unchanged" in x for x in logs) and not any("ingesting" in x for x in logs)
+    (corpus / "more.txt").write_text("Outlet\nNews\n\nA headline\n\nA body sentence about nothing much at all.\n", encoding="utf-8")
+    assert corpus_fingerprint(corpus, s) != fp
+
+
+# ---- the smoke run (real MiniLM) ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    """Two smoke runs on the sample archive: A ingests it (MiniLM), B reuses the index."""
+    base = tmp_path_factory.mktemp("evals")
+    conf = base / "empty.toml"
+    conf.write_text("", encoding="utf-8")
+    runs = []
+    for name in ("runA", "runB"):
+        err, out = io.StringIO(), io.StringIO()
+        with redirect_stderr(err), redirect_stdout(out):
+            rc = evals_main(["--dataset", "smoke", "--corpus", str(SAMPLE), "--index", str(base / "idx"),
+                             "--out", str(base / name), "--strict", "--quiet", "--config", str(conf)])
+        runs.append({"rc": rc, "stderr": err.getvalue(), "stdout": out.getvalue(), "dir": base / name})
+    return {"base": base, "runs": runs}
+
+
+def _records(run_dir: Path) -> list[dict]:
+    return [json.loads(x) for x in (run_dir / "answers.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+@pytest.mark.slow  # the session fixture embeds the whole sample archive (~60-100 s)
+def test_smoke_run_writes_every_output(smoke_runs):
+    run = smoke_runs["runs"][0]
+    assert run["rc"] == 0, run["stderr"]
+    d = run["dir"]
+    m = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+    assert REQUIRED_KEYS <= set(m) and set(M.METRIC_KEYS) <= set(m)
+    assert m["counts.questions"] == 5 and m["counts.errors"] == 0
+    assert "proxy" in m["judge"]["name"] and m["judge"]["agreement"]["leave_one_out"]["accuracy"] is not None
+    assert m["run"]["retrieval_text"].startswith("chunk.text")
+    assert len(m["hits_curve"]["all"]) == 20 and set(m["by_type"]) == {"seed", "multi", "single", "unanswerable"}
+    assert json.loads(run["stdout"])["counts.questions"] == 5
+    recs = _records(d)
+    assert len(recs) == 5
+    for r in recs:
+        assert {"question", "answer", "retrieved", "scores"} <= set(r) and r["error"] is None
+        assert ANSWER_KEYS <= set(r["answer"])
+        assert [x["rank"] for x in r["retrieved"]] == list(range(1, 11))
+        assert all({"chunk_id", "article_id", "url", "text"} <= set(x) for x in r["retrieved"])
+    report = (d / "report.md").read_text(encoding="utf-8")
+    for section in ("## Summary", "## Per question type", "## Support judge", "## Worst 10 items", "leave-one-out"):
+        assert section in report
+    for png in ("metrics_by_type.png", "hits_at_k.png"):
+        assert (d / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow  # the session fixture embeds the whole sample archive (~60-100 s)
+def test_smoke_citations_all_resolve_and_quotes_are_exact(smoke_runs):
+    from rag.archive import Archive
+
+    d = smoke_runs["runs"][0]["dir"]
+    m = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+    assert m["citations.validity_after_verification"] == 1.0
+    assert m["citations.quotes_exact"] == 1.0
+    records = Archive.open(smoke_runs["base"] / "idx", Settings()).store.records
+    for r in _records(d):
+        a = r["answer"]
+        numbers = {s["n"] for s in a["sources"]}
+        assert set(int(n) for n in re.findall(r"\[(\d+)\]", a["text"])) <= numbers
+        for s in a["sources"]:
+            assert records.get_article(s["article_id"]).body[s["start"]:s["end"]] == s["quote"]
+        # retrieved[].text is the exact chunk text the retrieval metrics matched against
+        chunks = records.get_chunks([x["chunk_id"] for x in r["retrieved"]])
+        assert all(chunks[x["chunk_id"]].text == x["text"] for x in r["retrieved"])
+        facts = [g["fact"] for g in r["gold"]]
+        if facts:
+            texts = [x["text"] for x in r["retrieved"]]
+            assert r["scores"]["hits@4"] == M.hits_at(texts, facts, 4)
+            assert r["scores"]["mrr@10"] == M.mrr_at_10(texts, facts)
+
+
+@pytest.mark.slow  # the session fixture embeds the whole sample archive (~60-100 s)
+def test_second_run_reuses_the_cached_index(smoke_runs):
+    a, b = smoke_runs["runs"]
+    assert "ingesting" in a["stderr"]
+    assert b["rc"] == 0 and "corpus unchanged" in b["stderr"] and "ingesting" not in b["stderr"]
+    assert len(_records(b["dir"])) == 5
+
+
+@pytest.mark.slow  # the session fixture embeds the whole sample archive (~60-100 s)
+def test_compare_prints_the_differences(smoke_runs):
+    a, b = (r["dir"] for r in smoke_runs["runs"])
+    for cmd in ([sys.executable, "-m", "evals"], [sys.executable, "-m", "rag", "eval"]):
+        p = subprocess.run([*cmd, "--compare", str(a), str(b)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert "retrieval.hits@10" in p.stdout and "B-A" in p.stdout and "5 questions in both runs" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "evals", "--compare", str(a), str(a / "nope")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and "cannot read run" in p.stderr
+
+
+def test_llm_answerer_and_llm_judge_through_a_scripted_server(tmp_path):
+    """Validity is measured before the verifier's removal: an invented [9] lowers it, while
+    every marker left in the final answers still resolves."""
+    fakes = pytest.importorskip("tests.fakes")
+    from evals.run import run_eval
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+
+    def script(messages):
+        if "You check citations" in (messages[0].get("content") or ""):
+            return "SUPPORTED"
+        return ("Alibaba has swiftly condemned the memo, calling it 'nonsense' [1]. "
+                "The memo was written by aliens [9].")
+
+    with fakes.ScriptedLLMServer(script) as server:
+        s = Settings(embedder="hash", index=str(tmp_path / "index" / "default"), llm_base_url=server.base_url,
+                     llm_model="scripted-model", llm_timeout=10)
+        cfg = EvalConfig(dataset="smoke", corpus=str(corpus), answerer="llm", judge="auto", out=str(tmp_path / "run"),
+                         limit=2, progress=False)
+        m = run_eval(cfg, s, log=lambda _msg: None)
+    assert m["counts.errors"] == 0 and m["run"]["answerer"] == "llm"
+    assert m["judge"]["name"].startswith("llm: scripted-model")
+    assert m["citations.validity"] == pytest.approx(0.5)
+    assert m["citations.validity_after_verification"] == 1.0
+    assert m["citations.recall"] is not None
+    recs = _records(tmp_path / "run")
+    assert all(r["answer"]["answerer"] == "llm" and r["answer"]["citations_invalid"] == 1 for r in recs)
