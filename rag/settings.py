@@ -39,10 +39,21 @@ class Settings:
     dense_weight: float = 0.3
     lexical_weight: float = 1.0
     rrf_k: int = 60
+    # news-grade retrieval (rag/query.py, rag/rerank.py, rag/diversify.py, rag/syndication.py;
+    # README has the ablation of each on the MultiHop-RAG dev split)
+    query_outlets: bool = True  # outlets named in the question -> boosts and per-outlet sub-queries
+    query_dates: bool = True  # dates/recency in the question (relative to the archive's dates)
+    subqueries: bool = True  # split multi-part questions into filtered sub-queries
+    sub_candidates: int = 30  # BM25 candidates per sub-query
+    rerank: bool = True  # learned second-stage rerank of all candidates
+    diversify_cap: int = 0  # max chunks per article in the top k (0: no cap)
+    diversify_penalty: float = 0.0  # MMR-style score penalty per chunk already taken from an article
+    syndication: bool = True  # one member per near-duplicate story, others as "also ran in"
     # answering
     answerer: str = "extractive"  # "extractive" or "llm"
     answer_passages: int = 6
     max_answer_sentences: int = 3
+    answer_embed_sentences: int = 16  # extractive: rerank this many sentences with MiniLM (0: lexical only)
     abstain_threshold: float = 0.05  # tuned on MultiHop-RAG dev (README)
     abstain_name_coverage: float = 0.5
     support_threshold: float = 0.6
@@ -115,6 +126,15 @@ _TYPES = {f.name: f.type for f in fields(Settings)}
 def _coerce(name: str, raw: Any, source: str) -> Any:
     kind = str(_TYPES[name])
     try:
+        if "bool" in kind:
+            if isinstance(raw, str):
+                low = raw.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off", ""):
+                    return False
+                raise ValueError(raw)
+            return bool(raw)
         if isinstance(raw, str):
             if "int" in kind and "None" not in kind:
                 return int(raw)

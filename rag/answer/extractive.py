@@ -29,7 +29,6 @@ _EMBED_WEIGHT = 0.5
 _KEEP_RATIO = 0.55  # further sentences must score at least this share of the best one
 _SAME_PASSAGE_PENALTY = 0.1  # x best score: prefer another passage when scores are close
 _DUPLICATE_JACCARD = 0.7
-_MAX_EMBEDDED = 16  # only the best lexical candidates are embedded (query-time cost)
 
 
 @dataclass
@@ -112,8 +111,9 @@ class ExtractiveAnswerer:
                 continue
             c.score = c.lex + _TITLE_BONUS * share(metas[i] - st) + _RANK_BONUS / (1 + i)
             cands.append(c)
-        if self.embedder is not None and cands and confidence >= self.settings.abstain_threshold:
-            cands = sorted(cands, key=lambda c: -c.score)[:_MAX_EMBEDDED]
+        budget = self.settings.answer_embed_sentences  # only the best lexical candidates
+        if self.embedder is not None and budget > 0 and cands and confidence >= self.settings.abstain_threshold:
+            cands = sorted(cands, key=lambda c: -c.score)[:budget]
             vecs = self.embedder.embed_texts([c.text for c in cands])
             qv = self.embedder.embed_query(question)
             for c, v in zip(cands, vecs):
