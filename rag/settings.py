@@ -53,7 +53,8 @@ class Settings:
     answerer: str = "extractive"  # "extractive" or "llm"
     answer_passages: int = 6
     max_answer_sentences: int = 3
-    answer_embed_sentences: int = 16  # extractive: rerank this many sentences with MiniLM (0: lexical only)
+    answer_embed_sentences: int = 0  # extractive: rerank this many sentences with MiniLM (0: lexical only;
+    # on the dev split 16 gave the same answer accuracy (0.323 vs 0.327) at 6x the latency)
     abstain_threshold: float = 0.05  # tuned on MultiHop-RAG dev (README)
     abstain_name_coverage: float = 0.5
     support_threshold: float = 0.6

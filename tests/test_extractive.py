@@ -139,8 +139,12 @@ class BowEmbedder:
 
 def test_embedder_is_blended_in_and_answer_still_verifies():
     emb = BowEmbedder()
-    ans = ExtractiveAnswerer(SETTINGS, embedder=emb).answer("Who won the Riverside Marathon?", HITS)
+    ans = ExtractiveAnswerer(SETTINGS.with_(answer_embed_sentences=16), embedder=emb).answer("Who won the Riverside Marathon?", HITS)
     assert emb.calls == 1 and not ans.abstained
+    _assert_verbatim(ans)
+    off = BowEmbedder()  # the default budget is 0: lexical only, the embedder is never called
+    ExtractiveAnswerer(SETTINGS, embedder=off).answer("Who won the Riverside Marathon?", HITS)
+    assert off.calls == 0
     _assert_verbatim(ans)
 
 
