@@ -102,9 +102,10 @@ class Archive:
         """The ``k`` passages that best match ``query`` (hybrid dense + BM25), best first."""
         if not query or not query.strip():
             raise BadInput("empty query")
-        return self.retriever.search(
-            query, k, parse_date(since), parse_date(until, end_of_day=True), list(outlets) if outlets else None
-        )
+        with self.store.pinned():  # one snapshot pair for the whole search, even mid-refresh
+            return self.retriever.search(
+                query, k, parse_date(since), parse_date(until, end_of_day=True), list(outlets) if outlets else None
+            )
 
     def _answerer(self, name: str | None):
         from rag.answer import make_answerer

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ingest, search, ask, stats (and eval, ui where installed).
+"""The ``rag`` command: ingest, search, ask, stats, index verify (and eval, ui where installed).
 
 Every :class:`RagError` becomes one line on stderr and a non-zero exit code; Ctrl-C during an
 ingest keeps what was committed and says how to finish.
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="parse, chunk and embed on a Ray cluster (default: start a local one); needs newsrag[ray]")
     _common(p)
 
     p = sub.add_parser("search", help="show the passages that best match a query")
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="articles, chunks, outlets and dates in an index")
     p.add_argument("--json", action="store_true")
     _common(p)
+
+    p = sub.add_parser("index", help="maintain an index folder")
+    isub = p.add_subparsers(dest="index_command", required=True)
+    v = isub.add_parser("verify", help="check manifest, chroma, BM25, dense and records against each other")
+    v.add_argument("--repair", action="store_true", help="fix what can be fixed safely (exit 0 when nothing is left)")
+    v.add_argument("--json", action="store_true", help="print {ok, articles, chunks, problems, repaired, ...}")
+    _common(v)
     for register in _plugins():
         register(sub, _common)
     return parser
@@ -87,12 +96,20 @@ def cmd_ingest(args) -> int:
     from rag.archive import Archive
     from rag.errors import BadInput
 
+    ray = getattr(args, "ray", None)
+    if ray and ray not in ("local", "auto") and ":" not in ray and Path(ray).exists():
+        args.paths, ray = [ray, *args.paths], "local"  # `--ray PATH ...`: the path was taken as the address
     for p in args.paths:  # before anything is created
         if not Path(p).exists():
             raise BadInput("no such file or directory", file=p)
     archive = Archive.create(settings=settings_from_args(args))
     try:
-        report = archive.ingest(args.paths, progress=not args.quiet)
+        if ray:
+            from rag.ray_ingest import ingest_ray
+
+            report = ingest_ray(archive, args.paths, address=ray, progress=not args.quiet)
+        else:
+            report = archive.ingest(args.paths, progress=not args.quiet)
     except KeyboardInterrupt:
         c = archive.store.records.counts()
         print(f"interrupted: the index holds {c['articles']} articles; run the same command again to finish", file=sys.stderr)
@@ -158,7 +175,26 @@ def cmd_stats(args) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats": cmd_stats}
+def cmd_index(args) -> int:
+    """``rag index verify``: exit 0 when the index is consistent, 1 when problems remain."""
+    from rag.integrity import verify_index
+
+    settings = settings_from_args(args)
+    log = None if args.json else (lambda msg: print(f"repaired: {msg}", file=sys.stderr))
+    report = verify_index(settings.index, repair=args.repair, settings=settings, log=log)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        state = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        print(f"index {report.index}: {state}; {report.articles} articles, {report.chunks} chunks (generation {report.generation})")
+        for p in report.problems:
+            print(f"  problem: {p}")
+        if report.problems and not args.repair:
+            print("run `rag index verify --repair` to fix what can be fixed; re-run the ingest to finish an interrupted one")
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats": cmd_stats, "index": cmd_index}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,15 @@
 """The search-time dense index: every chunk vector in one float32 matrix, searched by a
-brute-force dot product under a boolean filter mask.
+brute-force dot product over the rows that pass the filters.
 
 Chroma stays the store of record; this matrix is derived from it (like BM25 from the records)
 and saved beside it as ``dense/`` at the end of each ingest. Why: a chroma query with a
 ``where`` filter on half of 100k vectors took ~300 ms here, the same filtered scan in numpy a
 few milliseconds, and the query path then needs neither chromadb nor llama-index imported.
+
+Rows are kept in publication order (undated last), so a date filter is a contiguous slice of
+the matrix and costs in proportion to what it keeps: the scan is memory-bound (~150 MB per
+query at 100k chunks), so scanning half the rows takes half the time. An outlet filter scans
+only that outlet's rows (an index per outlet, built on first use).
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rag.snapshot import filter_mask, readable_dir, replace_dir, timestamps
+from rag.snapshot import OutletMasks, cached_filter_mask, readable_dir, replace_dir, timestamps
 
 _FORMAT = 1
 
@@ -27,9 +32,16 @@ class DenseIndex:
         self.ids = ids
         self.vectors = vectors
         self.outlets = np.array([o or "" for o in outlets], dtype=object)
-        self.ts = ts
+        self.ts = np.asarray(ts, dtype=np.float64)
         self.generation = generation
         self._row = {c: i for i, c in enumerate(ids)}
+        dated = ~np.isnan(self.ts)
+        n_dated = int(dated.sum())
+        # publication order (undated last): date filters become slices (indexes saved before
+        # this order still work, through the mask)
+        self._time_ordered = bool(dated[:n_dated].all() and np.all(np.diff(self.ts[:n_dated]) >= 0))
+        self._by_outlet: dict[str, np.ndarray] | None = None
+        self._outlet_masks: OutletMasks | None = None
 
     @classmethod
     def build(
@@ -57,11 +69,12 @@ class DenseIndex:
                 if v is not None:
                     mat[j] = v
                     keep[j] = True
-        if not keep.all():
-            idx = np.flatnonzero(keep)
-            ids = [ids[i] for i in idx]
-            outlets = [outlets[i] for i in idx]
-            mat, ts = mat[idx], ts[idx]
+        order = np.flatnonzero(keep)
+        order = order[np.argsort(ts[order], kind="stable")]  # publication order, undated (NaN) last
+        if len(order) != len(ids) or np.any(order != np.arange(len(ids))):
+            ids = [ids[i] for i in order]
+            outlets = [outlets[i] for i in order]
+            mat, ts = mat[order], ts[order]
         return cls(ids, mat, outlets, ts, generation)
 
     def save(self, folder: Path) -> None:
@@ -91,7 +104,38 @@ class DenseIndex:
 
     def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None) -> np.ndarray | None:
         """Boolean mask of rows passing the filters, or None when there are none."""
-        return filter_mask(self.ts, self.outlets, since, until, outlets)
+        if outlets and self._outlet_masks is None:
+            self._outlet_masks = OutletMasks(self.outlets)
+        return cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets)
+
+    def _rows(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None):
+        """The rows passing the filters: ``None`` (all), a ``slice``, or an index array."""
+        if since is None and until is None and not outlets:
+            return None
+        if not self._time_ordered:
+            return np.flatnonzero(self.mask(since, until, outlets))
+        n_dated = int(np.count_nonzero(~np.isnan(self.ts)))
+        lo, hi = 0, len(self.ids)
+        if since is not None or until is not None:
+            hi = n_dated
+            if since is not None:
+                lo = int(np.searchsorted(self.ts[:n_dated], since.timestamp(), side="left"))
+            if until is not None:
+                hi = int(np.searchsorted(self.ts[:n_dated], until.timestamp(), side="right"))
+            hi = max(lo, hi)
+        if not outlets:
+            return slice(lo, hi)
+        if self._by_outlet is None:
+            names, inverse = np.unique(self.outlets.astype(str), return_inverse=True)
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+            self._by_outlet = {str(nm): order[bounds[i] : bounds[i + 1]] for i, nm in enumerate(names)}
+        parts = []
+        for o in dict.fromkeys(outlets):
+            rows = self._by_outlet.get(o)
+            if rows is not None and len(rows):
+                parts.append(rows[np.searchsorted(rows, lo) : np.searchsorted(rows, hi)])
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def query(
         self,
@@ -102,20 +146,30 @@ class DenseIndex:
         outlets: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         """Top-``k`` (chunk id, cosine similarity) within the filters."""
-        if not self.ids:
+        if not self.ids or k <= 0:
             return []
-        sims = self.vectors @ np.asarray(vector, dtype=np.float32)
-        m = self.mask(since, until, outlets)
-        if m is not None:
-            if not m.any():
-                return []
-            sims = np.where(m, sims, -np.inf)
-        k = min(k, len(sims) if m is None else int(m.sum()))
+        v = np.asarray(vector, dtype=np.float32)
+        rows = self._rows(since, until, outlets)
+        if rows is None:
+            sims, base = self.vectors @ v, None
+        elif isinstance(rows, slice):
+            sims, base = self.vectors[rows] @ v, rows.start
+        elif len(rows) * 2 > len(self.ids):  # most rows: one scan, then pick (no gather copy)
+            sims, base = (self.vectors @ v)[rows], rows
+        else:
+            sims, base = self.vectors[rows] @ v, rows
+        k = min(k, len(sims))
         if k <= 0:
             return []
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top], kind="stable")]
-        return [(self.ids[i], float(sims[i])) for i in top]
+        if base is None:
+            rows_out = top
+        elif isinstance(base, np.ndarray):
+            rows_out = base[top]
+        else:
+            rows_out = top + base
+        return [(self.ids[int(i)], float(s)) for i, s in zip(rows_out, sims[top])]
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors by chunk id (ids not indexed are left out)."""

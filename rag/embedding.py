@@ -92,7 +92,9 @@ class MiniLMEmbedder:
     def embed_texts(self, texts, progress=None):
         """Embed passages in length-sorted batches; ``progress(n)`` is called per batch."""
         texts = list(texts)
-        if len(texts) <= self.small_batch:
+        # numpy for a few texts (no torch import: a question, a small incremental ingest);
+        # once torch is loaded anyway, it is faster from a handful of texts on
+        if len(texts) <= (self.small_batch if self._model is None else 8):
             model, pools = self._small_model()
             with pools.limit(limits=1, user_api="blas"):
                 return model.embed_texts(texts, progress)

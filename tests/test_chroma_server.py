@@ -1,5 +1,6 @@
-"""The same ingest/search/ask behaviour against a `chroma run` server on 127.0.0.1 (started and
-stopped by this test, by its own PID), selected by the chroma_url setting."""
+"""The same ingest/search/ask behaviour against a `chroma run` server on 127.0.0.1, selected by
+the chroma_url setting: the server CI started (``$RAG_TEST_CHROMA_URL``, see ``.ci/run``), else
+one started and stopped by this test, by its own PID. Each test uses its own collection."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_settings(settings, url: str, tmp_path: Path):
+    """``settings`` on the server ``url``, with an index folder (so a collection) of its own:
+    a shared server outlives one test."""
+    return settings.with_(chroma_url=url, index=str(tmp_path / f"srv_{uuid.uuid4().hex[:10]}"))
+
+
 @pytest.fixture
 def chroma_server(tmp_path):
+    """URL of a running `chroma run` server."""
+    shared = os.environ.get("RAG_TEST_CHROMA_URL")
+    if shared:
+        yield shared
+        return
     if not CHROMA.exists():
         pytest.skip("chroma CLI not installed in this environment")
     port = _free_port()
@@ -57,8 +70,8 @@ def chroma_server(tmp_path):
     log.close()
 
 
-def test_ingest_search_ask_against_a_chroma_server(hash_settings, corpus_dir, chroma_server):
-    settings = hash_settings.with_(chroma_url=chroma_server)
+def test_ingest_search_ask_against_a_chroma_server(hash_settings, corpus_dir, chroma_server, tmp_path):
+    settings = server_settings(hash_settings, chroma_server, tmp_path)
     a = Archive.create(settings=settings)
     r = a.ingest([corpus_dir])
     assert r.new == 7

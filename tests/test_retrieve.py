@@ -73,3 +73,50 @@ def test_score_fusion_keeps_a_decisive_bm25_match_first(hash_settings, corpus_di
     assert a.search(q, k=1)[0].chunk.id == lex_top
     rrf_archive = Archive.open(settings=hash_settings.with_(fusion="rrf"))
     assert len(rrf_archive.search(q, k=5)) == 5
+
+
+# ---- news-grade retrieval: plan, sub-queries, filters ------------------------------------
+
+ALL_OFF = dict(query_outlets=False, query_dates=False, subqueries=False, rerank=False)
+
+
+def test_plan_uses_the_archives_outlets_and_dates(hash_archive):
+    p = hash_archive.retriever.plan("What did BBC News say about the Microsoft deal in October?")
+    assert p.outlet_names == ("BBC News - Technology",)
+    (d,) = p.dates
+    assert (d.since.date().isoformat(), d.until.date().isoformat()) == ("2023-10-01", "2023-10-31")
+    # "last week" is the archive's last week (it ends on Monday 2023-12-18), not this calendar week
+    (lw,) = hash_archive.retriever.plan("What happened last week?").dates
+    assert lw.since.date().isoformat() == "2023-12-11" and lw.until.date().isoformat() == "2023-12-17"
+
+
+def test_each_named_outlet_gets_evidence(hash_archive):
+    q = ("Does the BBC News article say the Activision deal helps gamers, while the Mashable "
+         "article lists Cyber Monday deals on Amazon?")
+    hits = hash_archive.search(q, k=4)
+    assert {"BBC News - Technology", "Mashable"} <= {h.chunk.outlet for h in hits}
+    cand = hash_archive.retriever.candidates(q)
+    assert {s.outlets for s in cand.subs if s.kind == "side"} == {("BBC News - Technology",), ("Mashable",)}
+
+
+def test_caller_filters_bind_sub_queries(hash_archive):
+    q = "Did TechCrunch and BBC News both cover the Microsoft Activision deal?"
+    hits = hash_archive.search(q, k=10, outlets=["TechCrunch"])
+    assert hits and {h.chunk.outlet for h in hits} == {"TechCrunch"}
+    hits = hash_archive.search(q, k=10, since="2023-12-01")
+    assert hits and all(h.chunk.published_at.date().isoformat() >= "2023-12-01" for h in hits)
+
+
+def test_a_date_in_the_question_prefers_that_days_article(hash_archive):
+    q = "What did the TechCrunch article published on December 7, 2023 say about the AI model?"
+    assert hash_archive.search(q, k=1)[0].chunk.published_at.date().isoformat() == "2023-12-07"
+
+
+def test_everything_off_is_the_plain_hybrid(hash_settings, corpus_dir):
+    a = Archive.create(settings=hash_settings.with_(**ALL_OFF))
+    a.ingest([corpus_dir])
+    q = "Beeper Mini iMessage Apple shut down"
+    lex_top = a.store.lexical.search(q, 1)[0][0]
+    hits = a.search(q, k=5)
+    assert hits[0].chunk.id == lex_top and hits[0].lexical_rank == 1
+    assert all(h.also_ran_in == () for h in hits)

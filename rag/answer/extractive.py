@@ -10,6 +10,12 @@ in the best passage (headline and header included), halved for every number or n
 question that passage lacks; and it is 0 when fewer than ``settings.abstain_name_coverage`` of the
 question's names and numbers appear in any shown passage. Both thresholds are tuned on the
 MultiHop-RAG dev split (README).
+
+A question about time ("when", "which came first", "before/after", "latest":
+:func:`rag.query.is_temporal`) gets its sentences oldest article first, each opened by the
+cited article's outlet and publication date ("TechCrunch, October 5, 2023: ..."); passage
+metadata counts as support, so the dateline verifies with the sentence. Sources carry
+``also_ran_in`` from their hits (:mod:`rag.syndication`).
 """
 from __future__ import annotations
 
@@ -19,7 +25,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from rag.answer.base import AnswerStream
-from rag.answer.verify import is_refusal, meta_stems, needs, neutralize_markers, render_sentence, verify_answer
+from rag.answer.verify import injected_spans, is_refusal, meta_stems, needs, neutralize_markers, render_sentence, verify_answer
+from rag.query import is_temporal
+from rag.syndication import attach_also_ran_in
 from rag.text import split_sentences, stem, terms
 from rag.types import ABSTAIN_TEXT, Answer, Hit
 
@@ -69,7 +77,8 @@ class ExtractiveAnswerer:
         sents: list[tuple[int, str]] = []
         for i, h in enumerate(hits):
             text = h.chunk.text
-            sents += [(i, text[s:e]) for s, e in split_sentences(text)]
+            bad = injected_spans(text)  # paragraphs that address the model are never quoted
+            sents += [(i, text[s:e]) for s, e in split_sentences(text) if not any(s < be and bs < e for bs, be in bad)]
         stems = [frozenset(stem(t.norm) for t in terms(s)) for _, s in sents]
         n = len(stems)
         df: dict[str, int] = {}
@@ -145,6 +154,10 @@ class ExtractiveAnswerer:
             if not any(_near_duplicate(best, c) for c in chosen):
                 chosen.append(best)
         chosen.sort(key=lambda c: -c.score)
+        if is_temporal(question):
+            # "when" / "which came first": say when each cited article ran, oldest first
+            chosen.sort(key=lambda c: _published_key(hits[c.hit]))
+            return "\n".join(f"{_dateline(hits[c.hit])}{c.text} [{c.hit + 1}]" for c in chosen)
         return "\n".join(f"{c.text} [{c.hit + 1}]" for c in chosen)
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
@@ -155,6 +168,7 @@ class ExtractiveAnswerer:
         ans = verify_answer(
             question, raw, hits, support_threshold=self.settings.support_threshold, answerer=self.name
         )
+        ans = attach_also_ran_in(ans, hits)  # where else each cited story ran (rag.syndication)
         return replace(ans, timing_ms={**ans.timing_ms, "answer": (t1 - t0) * 1000})
 
     def stream(self, question: str, hits: Sequence[Hit]) -> AnswerStream:
@@ -166,6 +180,21 @@ class ExtractiveAnswerer:
             parts = [render_sentence(s) for s in ans.sentences]
             deltas = [p + " " for p in parts[:-1]] + parts[-1:]
         return AnswerStream(deltas, lambda _text: ans)
+
+
+def _published_key(hit: Hit) -> tuple[int, str]:
+    d = hit.chunk.published_at
+    return (0, d.isoformat()) if d is not None else (1, "")
+
+
+def _dateline(hit: Hit) -> str:
+    """``"TechCrunch, October 5, 2023: "`` for a cited article (outlet and publication date
+    are passage metadata, so the verifier counts them as supported), or "" when undated."""
+    d = hit.chunk.published_at
+    if d is None:
+        return ""
+    when = f"{d.strftime('%B')} {d.day}, {d.year}"
+    return f"{hit.chunk.outlet}, {when}: " if hit.chunk.outlet else f"{when}: "
 
 
 def _near_duplicate(a: _Candidate, b: _Candidate) -> bool:

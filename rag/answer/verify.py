@@ -71,6 +71,28 @@ _FINAL = ".!?…\"'”’)»"
 _ENDS = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 
+# Text in an article that addresses the model rather than the reader: an instruction to drop
+# the rules, a fake chat turn, a fake end of the passage block. A paragraph holding one is
+# data, and untrusted: it never supports a sentence (so an answer that obeys it finds no
+# support there), and the extractive answerer never quotes it.
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^\n]{0,60}?\b(?:instructions?|rules|prompts?|guidelines)\b"
+    r"|^\W{0,3}(?:system|assistant|user|developer)\s*:"
+    r"|\b(?:developer|jailbreak|god) mode\b|\bnew instructions\s*:|</?(?:passages?|context|system|instructions?)>",
+    re.I | re.M,
+)
+
+
+def injected_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every paragraph (line) of ``text`` that addresses the model
+    (see :data:`_INJECTION`)."""
+    out = []
+    for m in re.finditer(r"[^\n]+", text):
+        if _INJECTION.search(m.group(0)):
+            out.append((m.start(), m.end()))
+    return out
+
+
 def is_refusal(text: str) -> bool:
     """True when ``text`` reads as "the passages do not answer this" rather than a claim."""
     return bool(_REFUSAL.search(text)) or text.strip() == ABSTAIN_TEXT
@@ -202,9 +224,12 @@ class _Passage:
         text = chunk.text
         spans = split_sentences(text) or [(0, len(text))]
         sets = [_stems(text[s:e]) for s, e in spans]
-        wins = dict(zip(spans, sets))
+        bad = injected_spans(text)
+        ok = [not any(s < be and bs < e for bs, be in bad) for s, e in spans]
+        wins = {sp: st for sp, st, good in zip(spans, sets, ok) if good}
         for i in range(len(spans) - 1):
-            wins.setdefault((spans[i][0], spans[i + 1][1]), sets[i] | sets[i + 1])
+            if ok[i] and ok[i + 1]:
+                wins.setdefault((spans[i][0], spans[i + 1][1]), sets[i] | sets[i + 1])
         return cls(chunk, sets, wins, meta_stems(chunk))
 
     def have(self, span: tuple[int, int]) -> frozenset[str]:
@@ -212,8 +237,9 @@ class _Passage:
         return self.windows.get(span, frozenset()) | self.meta
 
     def support(self, need: Need) -> tuple[float, tuple[int, int]]:
-        """Best (score, local span) over windows; ties go to the tighter, more precise span."""
-        best, best_key = (0.0, (0, 0)), None
+        """Best (score, local span) over windows; ties go to the tighter, more precise span.
+        (-1, (0, 0)) when the passage has no usable window (all of it addresses the model)."""
+        best, best_key = (-1.0, (0, 0)), None
         keys = set(need)
         for (s, e), st in self.windows.items():
             sc = score(need, st | self.meta)

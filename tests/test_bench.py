@@ -1,0 +1,74 @@
+"""`rag bench` / `python -m evals.bench`: a tiny smoke run of the whole harness on the test
+corpus with the bag-of-words embedder (every section: ingest against the bare embedder and a
+plain llama-index pipeline, re-ingest, replicated scale index built in a child process, query
+latency against llama-index's retriever and query engine, cold `rag ask`, the dense store
+alone), then its table and JSON."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from evals.bench import ReplicaEmbedder, build_replicas, main, render_table
+from rag.embedding import HashEmbedder
+from rag.loaders import iter_articles
+
+from tests.conftest import MINI, SEED
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_bench_smoke_run(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(MINI, corpus / MINI.name)
+    shutil.copy(SEED, corpus / SEED.name)
+    out = tmp_path / "bench"
+    code = main(["--corpus", str(corpus), "--embedder", "hash", "--articles", "7", "--scale", "300", "--queries", "3",
+                 "--million", "5000", "--cold-runs", "1", "--out", str(out), "--quiet"])
+    assert code == 0
+    table = capsys.readouterr().out
+    res = json.loads((out / "bench.json").read_text())
+    assert (out / "bench.md").read_text().strip() == table.strip() == render_table(res).strip()
+    ing = res["ingest"]
+    assert ing["articles"] == 7 and ing["chunks"] > 7 and ing["llama_chunks"] > 0
+    assert ing["ratio_vs_limit"] > 0 and ing["ratio_vs_llama"] > 0
+    assert res["reingest"]["edited_articles"] >= 1 and res["reingest"]["unchanged_seconds"] < res["ingest"]["seconds"]["newsrag"]
+    sc = res["scale"]
+    assert sc["counts"]["chunks"] >= 300 and sc["replica_misses"] <= 0.1 * sc["counts"]["chunks"]
+    assert sc["unchanged"]["report"]["unchanged"] == sc["articles"]
+    assert sc["edited"]["report"]["updated"] >= 1 and sc["peak_rss_mb"] > 0
+    q = res["queries"]
+    for name in ("none", "date", "outlet"):
+        assert q[f"search_{name}"]["n"] == 3 and q[f"llama_retrieve_{name}"]["p50_ms"] > 0
+    assert res["cold"]["median_s"] > 0 and res["million"]["query_date"]["p50_ms"] > 0
+    for label in ("ingest,", "re-ingest unchanged", "search p50", "ask (extractive)", "cold `rag ask`", "dense store"):
+        assert label in table
+
+
+def test_replicas_are_distinct_and_reuse_their_originals_vectors():
+    arts = [a for a in iter_articles([MINI]) if hasattr(a, "body")]
+    reps, total = build_replicas(arts, 200, 200, 40)
+    assert len({a.id for a in reps}) == len(reps) > len(arts) and total >= 200
+    from rag.chunking import chunk_article
+    from evals.bench import _key
+
+    base = HashEmbedder()
+    lookup = {}
+    for a in arts:
+        for c in chunk_article(a, 200, 40):
+            lookup[_key(c.indexed_text)] = base.embed_texts([c.indexed_text])[0]
+    emb = ReplicaEmbedder(dict(lookup), base)
+    texts = [c.indexed_text for a in reps for c in chunk_article(a, 200, 40)]
+    emb.embed_texts(texts)
+    assert emb.hits > 0.9 * len(texts)
+
+
+def test_replica_urls_stay_distinct_with_fragments_and_queries():
+    from evals.bench import _with_param
+    from rag.ids import article_id
+
+    for url in ("https://x.com/a#utm_source=RSS", "https://x.com/a?b=1", "https://x.com/a"):
+        ids = {article_id(_with_param(url, "replica", str(r)), "t", "b") for r in range(3)} | {article_id(url, "t", "b")}
+        assert len(ids) == 4
