@@ -635,6 +635,49 @@ def bench_million(n: int, queries: int, log) -> dict[str, Any]:
     return res
 
 
+# ---- Ray path ----------------------------------------------------------------------------------
+def bench_ray(articles: list, out: Path, embedder_name: str, log) -> dict[str, Any]:
+    """The same articles ingested by the single process and by ``--ray`` on a local cluster
+    (started here and timed apart), in the same run; both indexes must hold the same chunks."""
+    import logging
+
+    import ray
+
+    from rag.archive import Archive
+    from rag.ray_ingest import ingest_ray
+
+    corpus = _write_jsonl(articles, out / "ray-corpus" / "articles.jsonl")
+    res: dict[str, Any] = {"articles": len(articles)}
+    ids = {}
+    for name in ("single", "ray"):
+        index = out / f"ray-{name}-index"
+        shutil.rmtree(index, ignore_errors=True)
+        archive = Archive.create(settings=_settings(index, embedder_name))
+        if name == "single":
+            t = time.perf_counter()
+            archive.ingest([corpus])
+            res["single_s"] = time.perf_counter() - t
+        else:
+            t = time.perf_counter()
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            res["cluster_start_s"] = time.perf_counter() - t
+            try:
+                st: dict[str, Any] = {}
+                t = time.perf_counter()
+                ingest_ray(archive, [corpus], progress=False, stats=st)
+                res["ray_s"] = time.perf_counter() - t
+                res["ray_stages"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in st.items()}
+            finally:
+                ray.shutdown()
+        ids[name] = archive.store.records.chunk_ids()
+    res["chunks"] = len(ids["single"])
+    res["same_chunk_ids"] = ids["single"] == ids["ray"]
+    res["overhead_ratio"] = res["ray_s"] / res["single_s"]
+    log(f"  single process {res['single_s']:.1f}s; ray {res['ray_s']:.1f}s (+ cluster start {res['cluster_start_s']:.1f}s); "
+        f"same chunk ids: {res['same_chunk_ids']}")
+    return res
+
+
 # ---- the run and its table -------------------------------------------------------------------
 def run_bench(args) -> dict[str, Any]:
     from rag.errors import BadInput
@@ -684,6 +727,16 @@ def run_bench(args) -> dict[str, Any]:
         res["queries"] = bench_queries(out / "scale-index", args.embedder, questions, articles, not args.no_llama, log)
         res["cold"] = bench_cold(out / "scale-index", args.embedder, questions[0], args.cold_runs, log)
         timer["queries"] = time.perf_counter() - t
+    if args.ray_articles:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            log("[ray] skipped: pip install 'newsrag[ray]'")
+        else:
+            log(f"[ray] {args.ray_articles} articles: single process vs --ray on a local cluster")
+            t = time.perf_counter()
+            res["ray"] = bench_ray(subset[: args.ray_articles], out, args.embedder, log)
+            timer["ray"] = time.perf_counter() - t
     if args.million:
         log(f"[5/5] dense store at {args.million} vectors")
         t = time.perf_counter()
@@ -762,6 +815,11 @@ def render_table(res: dict[str, Any]) -> str:
     if c:
         lines.append(f"| cold `rag ask` at scale (s, median of {len(c['seconds'])}) | {_f(c['median_s'])} | | | <= 8 s |")
         lines.append(f"| peak RSS of that query process (MB) | {_f(c['peak_rss_mb'], '{:.0f}')} | | | |")
+    ry = res.get("ray")
+    if ry:
+        lines.append(f"| `rag ingest --ray` (local cluster), {ry['articles']} articles / {ry['chunks']} chunks (s) | {_f(ry['ray_s'])} "
+                     f"(+ cluster start {_f(ry['cluster_start_s'])}; same chunk ids: {'yes' if ry['same_chunk_ids'] else 'NO'}) | "
+                     f"single process {_f(ry['single_s'])} | {_f(ry['overhead_ratio'], '{:.2f}')}x the time | |")
     mm = res.get("million")
     if mm:
         lines.append(f"| dense store, {mm['vectors']} vectors ({mm['matrix_mb']:.0f} MB): top-60 p50 ms no filter / date (50%) / outlet (2%) | "
@@ -780,6 +838,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--questions", help="MultiHop-RAG query JSON for the latency questions (default: the dev split beside the corpus, else titles)")
     p.add_argument("--million", type=int, default=1_000_000, help="vectors in the dense-store-alone test (0: skip)")
     p.add_argument("--cold-runs", type=int, default=3, help="cold `rag ask` runs (default 3)")
+    p.add_argument("--ray-articles", type=int, default=20, help="articles ingested by the single process and by --ray (0: skip; default 20)")
     p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"], help="hash: a quick smoke run of the harness")
     p.add_argument("--vectors-from", help="an index of the same corpus whose vectors the replicas reuse (default index/multihop for the MultiHop corpus)")
     p.add_argument("--no-llama", action="store_true", help="skip the llama-index baselines")

@@ -14,9 +14,11 @@
   question, so "on the verge of" is not The Verge and "a fortune" is not Fortune.
 * :func:`plan_query` combines both into a :class:`QueryPlan` with sub-queries: a question that
   names two or more outlets (or the same outlet on different dates) is split into clauses,
-  and each outlet mention gets a sub-query of its own clause's words, filtered to that outlet
-  (and to its date when the clause has one). The retriever merges their results so that every
-  named side gets evidence.
+  and each outlet mention gets a "side" sub-query of its own clause's words, filtered to that
+  outlet (and to its date when the clause has one); each clause of a multi-part question
+  ("accused of X, claimed Y, and charged with Z") also becomes a "clause" sub-query, filtered
+  to the outlets the question names. The retriever gives every sub-query candidates of its
+  own, so that every named side and every event gets evidence.
 
 All of this is general text processing: no rule depends on a benchmark's wording or outlets.
 """

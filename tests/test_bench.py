@@ -26,7 +26,7 @@ def test_bench_smoke_run(tmp_path, capsys):
     shutil.copy(SEED, corpus / SEED.name)
     out = tmp_path / "bench"
     code = main(["--corpus", str(corpus), "--embedder", "hash", "--articles", "7", "--scale", "300", "--queries", "3",
-                 "--million", "5000", "--cold-runs", "1", "--out", str(out), "--quiet"])
+                 "--million", "5000", "--cold-runs", "1", "--ray-articles", "0", "--out", str(out), "--quiet"])
     assert code == 0
     table = capsys.readouterr().out
     res = json.loads((out / "bench.json").read_text())

@@ -120,3 +120,18 @@ def test_everything_off_is_the_plain_hybrid(hash_settings, corpus_dir):
     hits = a.search(q, k=5)
     assert hits[0].chunk.id == lex_top and hits[0].lexical_rank == 1
     assert all(h.also_ran_in == () for h in hits)
+
+
+def test_when_question_answer_states_publication_dates(hash_archive):
+    ans = hash_archive.ask("When did TechCrunch report that Beeper Mini was back in operation?")
+    assert not ans.abstained
+    assert all(s.supported for s in ans.sentences)
+    by_n = {s.n: s for s in ans.sources}
+    for sent in ans.sentences:
+        src = by_n[sent.citations[0]]
+        d = src.published_at
+        assert sent.text.startswith(f"{src.outlet}, {d.strftime('%B')} {d.day}, {d.year}: ")
+    dates = [by_n[s.citations[0]].published_at for s in ans.sentences]
+    assert dates == sorted(dates)  # oldest first
+    plain = hash_archive.ask("What did TechCrunch report about Beeper Mini?")
+    assert not any(s.text.startswith("TechCrunch, ") for s in plain.sentences)

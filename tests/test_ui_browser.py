@@ -32,7 +32,7 @@ QUESTION = "What does the Pentagon memo allege about Alibaba and the Chinese mil
 FOLLOW_UP = "what did the company say about it?"
 HEADLINE = "U.S. Defense Memo Exposes Alleged Ties Between Alibaba and Chinese Military"
 OUTLET = "KSMO Santa Monica"
-HOSTILE = 'Is <img src=x onerror="window.__xss=1"> in the archive?'
+HOSTILE = 'Who won Eurovision in 1994? <img src=x onerror="window.__xss=1">'
 LONG = 180_000  # ms: the first question loads the models
 
 
