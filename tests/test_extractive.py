@@ -36,7 +36,8 @@ def _assert_verbatim(ans):
 
 def test_answers_from_the_seed_article_with_verbatim_quote():
     ea = ExtractiveAnswerer(SETTINGS)
-    ans = ea.answer("What customer data does Alibaba allegedly transfer to the Chinese military?", HITS)
+    question = "What customer data does Alibaba allegedly transfer to the Chinese military?"
+    ans = ea.answer(question, HITS)
     assert not ans.abstained and ans.answerer == "extractive"
     _assert_verbatim(ans)
     first = ans.sources[ans.sentences[0].citations[0] - 1]
@@ -44,7 +45,7 @@ def test_answers_from_the_seed_article_with_verbatim_quote():
     assert ans.removed_citations == 0 and ans.citations_invalid == 0
     assert len(ans.sentences) <= SETTINGS.max_answer_sentences
     assert {"answer", "verify"} <= set(ans.timing_ms)
-    assert ea.last_confidence is not None and ea.last_confidence >= SETTINGS.abstain_threshold
+    assert ea.last_confidence is not None and ea.last_confidence >= ea.threshold(question)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,7 @@ def test_unrelated_question_abstains(question):
     ea = ExtractiveAnswerer(SETTINGS)
     ans = ea.answer(question, HITS)
     assert ans.abstained and ans.text == ABSTAIN_TEXT and ans.sources == ()
-    assert ea.last_confidence < SETTINGS.abstain_threshold
+    assert ea.last_confidence < ea.threshold(question)
     assert ea.confidence(question, HITS) == ea.last_confidence
 
 
@@ -152,3 +153,14 @@ def test_make_answerer():
     assert isinstance(make_answerer(SETTINGS), ExtractiveAnswerer)
     with pytest.raises(BackendUnavailable, match="RAG_LLM_BASE_URL.*RAG_LLM_MODEL"):
         make_answerer(SETTINGS.with_(answerer="llm"))
+
+
+def test_short_questions_need_more_coverage_than_long_multi_part_ones():
+    ea = ExtractiveAnswerer(SETTINGS)
+    short = ea.threshold("Who won the 1994 Eurovision Song Contest?")
+    long = ea.threshold(
+        "Which company, reported by both TechCrunch and The Verge, paid billions to stay the default "
+        "search engine on phones and browsers and is accused of harming news publishers' revenue?"
+    )
+    assert short == pytest.approx(SETTINGS.abstain_short_threshold)
+    assert long == pytest.approx(SETTINGS.abstain_threshold)
