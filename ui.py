@@ -33,6 +33,8 @@ DEFAULT_PORT = 7860
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 _MARKER = re.compile(r"\[(\d+)\]")
+# a URL with a scheme other than http(s) (javascript:, data:, file://, ...): never shown
+_UNSAFE_URL = re.compile(r"^\s*(?!https?://)(?:[a-z][a-z0-9+.-]*://|(?:javascript|vbscript|data):)", re.I)
 
 CSS = """
 #sources { max-height: 75vh; overflow-y: auto; }
@@ -52,6 +54,7 @@ CSS = """
 .nr-src.active { border-color: #f97316; box-shadow: 0 0 0 3px #fed7aa; }
 .nr-src .src-title { font-weight: 600; }
 .nr-src .src-meta { font-size: .85em; opacity: .75; margin: .15em 0 .4em; }
+.nr-src .src-also { font-size: .8em; opacity: .75; margin: -.25em 0 .4em; }
 .nr-src .passage { white-space: pre-wrap; font-size: .9em; line-height: 1.45; margin: 0; padding-left: .7em;
   border-left: 3px solid var(--border-color-primary); }
 .nr-src mark { background: #fde68a; color: #111; padding: 0 .1em; }
@@ -162,8 +165,31 @@ def render_source(src, turn: int) -> str:
     return (
         f'<div class="nr-src" id="src-{turn}-{src.n}"><div><span class="src-n">{src.n}</span> '
         f'<span class="src-title">{title}</span></div><div class="src-meta">{meta}</div>'
+        f'{render_also_ran_in(getattr(src, "also_ran_in", ()))}'
         f'<blockquote class="passage">{body}</blockquote></div>'
     )
+
+
+def render_also_ran_in(places: Sequence[str]) -> str:
+    """"Also ran in: ..." for a source whose story also ran elsewhere (``Source.also_ran_in``,
+    entries ``outlet | YYYY-MM-DD | url``): escaped, the parts joined by " · ", an http(s) URL
+    part as a link and any other URL left out (like a source's own link); "" when the story ran
+    nowhere else."""
+    items = []
+    for place in places or ():
+        parts = []
+        for part in (p.strip() for p in str(place).split(" | ")):
+            if not part:
+                continue
+            if _UNSAFE_URL.match(part):
+                continue
+            url = _safe_url(part) if "://" in part else None
+            parts.append(f'<a href="{_esc(url)}" target="_blank" rel="noopener noreferrer">{_esc(url)}</a>' if url else _esc(part))
+        if parts:
+            items.append(" · ".join(parts))
+    if not items:
+        return ""
+    return f'<div class="src-also">Also ran in: {"; ".join(items)}</div>'
 
 
 def render_sources(ans, turn: int, question: str) -> str:

@@ -90,6 +90,13 @@ def _fmt_date(dt) -> str:
     return dt.date().isoformat() if dt else "undated"
 
 
+def _also_ran_in(places: Sequence[str]) -> str:
+    """``    also ran in: Outlet | YYYY-MM-DD | url; ...``: where else a story ran (the same
+    story syndicated or re-run elsewhere, see :mod:`rag.syndication`)."""
+    return textwrap.fill("; ".join(places), 100, initial_indent="    also ran in: ", subsequent_indent="      ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
 def cmd_ingest(args) -> int:
     from pathlib import Path
 
@@ -138,6 +145,8 @@ def cmd_search(args) -> int:
         c = h.chunk
         print(f"{h.rank:>2}. {c.title} — {c.outlet or 'unknown outlet'} — {_fmt_date(c.published_at)}  (score {h.score:.4f})")
         print(textwrap.indent(textwrap.shorten(c.text, 300), "    "))
+        if h.also_ran_in:
+            print(_also_ran_in(h.also_ran_in))
     return 0
 
 
@@ -155,6 +164,8 @@ def cmd_ask(args) -> int:
     for s in ans.sources:
         print(f"[{s.n}] {s.title} — {s.outlet or 'unknown outlet'} — {_fmt_date(s.published_at)}" + (f"\n    {s.url}" if s.url else ""))
         print(textwrap.indent(textwrap.fill(f"“{s.quote}”", 96), "    "))
+        if s.also_ran_in:
+            print(_also_ran_in(s.also_ran_in))
     unsupported = [x for x in ans.sentences if not x.supported]
     if unsupported:
         print(f"\n{len(unsupported)} sentence(s) not supported by any shown passage.")

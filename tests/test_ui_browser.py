@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -66,6 +67,14 @@ def app_url(minilm_archive, tmp_path_factory):
 @pytest.fixture
 def page(app_url):
     """A Chromium page that records every request leaving 127.0.0.1."""
+    with chromium_page() as pg:
+        yield pg
+
+
+@contextmanager
+def chromium_page():
+    """A Chromium page (headless) that records every request leaving 127.0.0.1 in
+    ``.outside`` and every page error in ``.errors``."""
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -178,3 +187,44 @@ def test_archive_and_evals_tabs_in_browser(page, app_url, minilm_archive, tmp_pa
     page.screenshot(path=str(tmp_path / "6-evals.png"))
     assert page.errors == []  # type: ignore[attr-defined]
     assert page.outside == []  # type: ignore[attr-defined]
+
+
+def test_sources_panel_shows_where_else_the_story_ran(hash_settings, tmp_path):
+    """Over an archive where one wire story ran in two outlets (a light re-run), the sources
+    panel cites the story once and says where else it ran; the other outlet is linked."""
+    import json
+
+    from rag.archive import Archive
+    from tests.test_syndication import ITEMS, RAIL_QUESTION, RAIL_URLS
+
+    f = tmp_path / "rail.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in ITEMS), encoding="utf-8")
+    archive = Archive.create(settings=hash_settings)
+    archive.ingest([f])
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    app = ui.build_app(archive, archive.settings, runs_dir=runs)
+    _, url, _ = ui.launch_app(app, archive.settings, port=free_port(), runs_dir=runs, prevent_thread_lock=True, quiet=True)
+    try:
+        with chromium_page() as page:
+            page.goto(url)
+            page.locator("#question textarea").wait_for()
+            ask(page, RAIL_QUESTION, 0)
+            panel = page.locator("#sources")
+            cards = panel.locator(".nr-src")
+            hrefs = [cards.nth(i).locator(".src-title a").get_attribute("href") for i in range(cards.count())]
+            rail = [i for i, h in enumerate(hrefs) if h in RAIL_URLS]
+            assert len(rail) == 1  # the story is cited once, not once per outlet
+            card = cards.nth(rail[0])
+            meta, also = card.locator(".src-meta").inner_text(), card.locator(".src-also").inner_text()
+            other = "Valley Courier" if "Riverside Ledger" in meta else "Riverside Ledger"
+            assert also.startswith("Also ran in:") and other in also
+            link = card.locator(".src-also a")
+            assert link.count() == 1 and link.get_attribute("href") in RAIL_URLS
+            assert panel.locator(".src-also").count() == 1
+            page.screenshot(path=str(tmp_path / "also-ran-in.png"))
+            assert page.errors == []  # type: ignore[attr-defined]
+            assert page.outside == []  # type: ignore[attr-defined]
+    finally:
+        app.close()
+        archive.close()

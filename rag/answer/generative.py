@@ -1,4 +1,7 @@
-"""LLM answerer: numbered passages + ``prompts/answer.md`` -> LLM -> :func:`verify_answer`."""
+"""LLM answerer: numbered passages + ``prompts/answer.md`` -> LLM -> :func:`verify_answer`.
+
+Sources carry ``also_ran_in`` from their hits (:mod:`rag.syndication`), as in the extractive
+answerer."""
 from __future__ import annotations
 
 import re
@@ -10,6 +13,7 @@ from rag.answer.base import AnswerStream
 from rag.answer.verify import neutralize_markers, verify_answer
 from rag.llm import LLMClient
 from rag.prompts import load_prompt
+from rag.syndication import attach_also_ran_in
 from rag.types import ABSTAIN_TEXT, Answer, Hit
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
@@ -49,6 +53,7 @@ class GenerativeAnswerer:
         ans = verify_answer(
             question, _THINK.sub("", raw), hits, support_threshold=self.settings.support_threshold, answerer=self.name
         )
+        ans = attach_also_ran_in(ans, hits)  # where else each cited story ran (rag.syndication)
         return replace(ans, timing_ms={**ans.timing_ms, "answer": answer_ms})
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
