@@ -109,14 +109,10 @@ def _read_manifest(path: Path) -> tuple[dict | None, str | None]:
 
 # ---- manifest reconstruction -------------------------------------------------------------
 def _chroma_collections(path: Path) -> list[str]:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+    """The collections in the index's embedded chroma folder (through the chroma adapter)."""
+    from rag.vectors import collection_names
 
-    client = chromadb.PersistentClient(path=str(path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
-    try:
-        return [c.name if hasattr(c, "name") else str(c) for c in client.list_collections()]
-    finally:
-        client.close()
+    return collection_names(path / "chroma")
 
 
 def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]:

@@ -25,6 +25,19 @@ def timestamp(value: datetime | None) -> int:
     return int(value.timestamp()) if value is not None else NO_DATE
 
 
+def collection_names(path: Path) -> list[str]:
+    """Names of the collections in the embedded chroma folder ``path`` (opened and closed
+    again; used by ``rag index verify`` to rebuild a lost manifest)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+    try:
+        return [c.name if hasattr(c, "name") else str(c) for c in client.list_collections()]
+    finally:
+        client.close()
+
+
 class ChromaVectors:
     """Chunk vectors in one chroma collection (cosine space)."""
 

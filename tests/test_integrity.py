@@ -120,3 +120,22 @@ def test_missing_index_and_running_ingest(idx, tmp_path):
     with a.store.ingest_lock():  # as an ingest in another process would
         rep = verify_index(idx, repair=True, settings=_settings(idx))
     assert not rep.ok and any("ingest is running" in p for p in rep.problems) and rep.repaired == ()
+
+
+def test_only_the_adapters_import_chromadb_and_llama_index():
+    """Design rule: chromadb and llama-index are imported only by the adapter modules (the chroma
+    store, chunking, embedding, the LLM client, the Ray path); ``evals/bench.py`` is the one
+    exception, as it times the plain llama-index + chroma pipeline against ours."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    allowed = {"rag/vectors.py", "rag/chunking.py", "rag/embedding.py", "rag/llm.py", "rag/ray_ingest.py", "evals/bench.py"}
+    offenders = []
+    for f in [*sorted((ROOT / "rag").rglob("*.py")), ROOT / "ui.py", *sorted((ROOT / "evals").rglob("*.py"))]:
+        rel = f.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] in ("chromadb", "llama_index") for n in names) and rel not in allowed:
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
