@@ -188,14 +188,14 @@ class ClusterMap:
 
 
 def collapse(article_ids: Sequence[str], clusters: ClusterMap) -> list[int]:
-    """Indices of the first item of each story, in order (later members are dropped)."""
-    seen: set[str] = set()
+    """Indices of the items to keep, in order: every item of the first-ranked article of each
+    story; items of the story's other articles (its syndicated copies) are dropped. Several
+    passages of one article all stay: only copies of the same story are collapsed."""
+    shown: dict[str, str] = {}  # story -> the article that represents it
     out = []
     for i, aid in enumerate(article_ids):
-        key = clusters.key(aid)
-        if key in seen:
+        if shown.setdefault(clusters.key(aid), aid) != aid:
             continue
-        seen.add(key)
         out.append(i)
     return out
 

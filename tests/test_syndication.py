@@ -97,6 +97,20 @@ def test_search_returns_one_member_with_also_ran_in(synd_archive):
     assert rail[0].to_dict()["also_ran_in"] == list(also)
 
 
+def test_collapse_keeps_every_passage_of_the_articles_it_shows(synd_archive):
+    """Collapse drops the copies of a story, not the other passages of one article."""
+    on = synd_archive.search("Riverside light-rail", k=50)
+    off = Archive.open(synd_archive.path, synd_archive.settings.with_(syndication=False)).search("Riverside light-rail", k=50)
+    shown = {h.chunk.article_id for h in on}
+    copy = ({h.chunk.article_id for h in off} - shown)
+    assert len(copy) == 1  # exactly the re-run's article went
+    assert [h.chunk.id for h in on] == [h.chunk.id for h in off if h.chunk.article_id not in copy]
+    per_article = {}
+    for h in on:
+        per_article[h.chunk.article_id] = per_article.get(h.chunk.article_id, 0) + 1
+    assert max(per_article.values()) > 1, "the fixture should have an article with several passages"
+
+
 def test_collapse_can_be_switched_off(synd_archive):
     off = Archive.open(synd_archive.path, synd_archive.settings.with_(syndication=False))
     urls = {h.chunk.url for h in off.search("Riverside council approves light-rail expansion vote", k=10)}
@@ -153,9 +167,167 @@ def test_cluster_map_and_collapse():
     assert cm.also_ran_in("a1") == ("Courier | 2023-10-04",)
     assert cm.also_ran_in("a2") == ("Ledger | 2023-10-03 | u1",)
     assert cm.also_ran_in("zz") == ()
-    assert collapse(["a2", "x", "a1", "y", "x"], cm) == [0, 1, 3]
+    # a2 represents story c1 (ranked first), so a1's copy goes; several passages of one
+    # article (x twice, a2 twice) all stay
+    assert collapse(["a2", "x", "a1", "y", "x", "a2"], cm) == [0, 1, 3, 4, 5]
 
 
 def test_records_without_sketch_table_report_nothing(tmp_path):
     r = Records(tmp_path / "r.sqlite3")
     assert r.sketch_todo() == [] and r.multi_clusters() == {} and r.cluster_sizes() == []
+
+
+# ---- "also ran in" shown everywhere a source is: generative answers, the CLI, the UI panel ----
+RAIL_URLS = {"https://ledger.example/rail", "https://courier.example/rail"}
+RAIL_QUESTION = "How much will the Riverside light-rail expansion cost?"
+
+
+def _other_outlet(src) -> str:
+    """The outlet the shown member of the rail story did not run in."""
+    return "Valley Courier" if src.outlet == "Riverside Ledger" else "Riverside Ledger"
+
+
+def _cite_every_passage(messages) -> str:
+    """A scripted LLM reply citing every numbered passage it was shown, so that a source list
+    holding both copies of the story would show up in the answer."""
+    import re
+
+    user = messages[-1]["content"]
+    ns = sorted({int(n) for n in re.findall(r"^\[(\d+)\] ", user, re.M)})
+    cites = "".join(f"[{n}]" for n in ns)
+    return f"The Riverside light-rail expansion will cost $10 billion {cites}."
+
+
+def _assert_story_cited_once(ans):
+    assert not ans.abstained
+    rail = [s for s in ans.sources if s.url in RAIL_URLS]
+    assert len(rail) == 1  # one copy of the story, never both as two sources
+    assert len({s.article_id for s in ans.sources}) == len(ans.sources)
+    (src,) = rail
+    assert len(src.also_ran_in) == 1 and src.also_ran_in[0].startswith(_other_outlet(src))
+    others = {s.url for s in ans.sources if s.n != src.n}
+    assert not any(u and u in x for u in others for x in src.also_ran_in)  # "also ran in" is not also cited
+    return src
+
+
+def test_generative_answer_cites_the_story_once_with_also_ran_in(synd_archive):
+    from fakes import ScriptedLLMServer
+
+    with ScriptedLLMServer(_cite_every_passage) as server:
+        llm = Archive.open(synd_archive.path, synd_archive.settings.with_(llm_base_url=server.base_url, llm_model="scripted-model", llm_timeout=5.0))
+        ans = llm.ask(RAIL_QUESTION, answerer="llm")
+        stream = llm.ask_stream(RAIL_QUESTION, answerer="llm")
+        "".join(stream)
+        streamed = stream.answer
+        (req, _) = server.requests
+    assert ans.answerer == "llm"
+    shown = req["messages"][-1]["content"]
+    assert not all(t in shown for t in ("Riverside approves $10 billion", "Council backs huge rail plan"))  # the LLM saw one copy
+    src = _assert_story_cited_once(ans)
+    assert ans.to_dict()["sources"][[s.n for s in ans.sources].index(src.n)]["also_ran_in"] == list(src.also_ran_in)
+    assert _assert_story_cited_once(streamed).also_ran_in == src.also_ran_in
+
+
+def test_generative_answerer_copies_also_ran_in_from_hits():
+    """Directly on hits: the source of a hit with ``also_ran_in`` carries it, others stay ()."""
+    import dataclasses
+
+    from fakes import HEAT, TRANSIT, ScriptedLLMServer, article_hits, renumber
+    from rag.answer import GenerativeAnswerer
+    from rag.llm import OpenAICompatibleLLM
+    from rag.settings import Settings
+
+    transit, heat = article_hits(TRANSIT)[0], article_hits(HEAT)[0]
+    hits = renumber([dataclasses.replace(transit, also_ran_in=("Valley Courier | 2024-05-15 | https://courier.example/rail",)), heat])
+    reply = "The Riverside City Council approved a $10 billion light-rail expansion [1]. Phoenix recorded 123 degrees Fahrenheit on Sunday [2]."
+    with ScriptedLLMServer(reply) as server:
+        s = Settings(answerer="llm", llm_base_url=server.base_url, llm_model="scripted-model", llm_timeout=5.0)
+        ans = GenerativeAnswerer(s, OpenAICompatibleLLM(s, max_retries=0)).answer("What did Riverside approve and how hot was Phoenix?", hits)
+    by_title = {x.title: x for x in ans.sources}
+    assert by_title[TRANSIT["title"]].also_ran_in == ("Valley Courier | 2024-05-15 | https://courier.example/rail",)
+    assert by_title[HEAT["title"]].also_ran_in == ()
+
+
+def _rag_cli(*args, env=None):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    e = dict(os.environ, RAG_EMBEDDER="hash", **(env or {}))
+    p = subprocess.run([sys.executable, "-m", "rag", *args], capture_output=True, text=True, cwd=ROOT, env=e, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def _also_lines(out: str) -> list[str]:
+    return [ln.strip() for ln in out.splitlines() if ln.strip().startswith("also ran in:")]
+
+
+def test_cli_search_and_ask_show_also_ran_in(tmp_path):
+    from fakes import ScriptedLLMServer
+
+    f = tmp_path / "rail.jsonl"
+    _write(f, ITEMS)
+    idx = str(tmp_path / "idx")
+    _rag_cli("ingest", str(f), "--index", idx, "--quiet")
+
+    hits = json.loads(_rag_cli("search", "Riverside council approves light-rail expansion vote", "--index", idx, "--json"))
+    rail = [h for h in hits if h["chunk"]["url"] in RAIL_URLS]
+    assert len({h["chunk"]["url"] for h in rail}) == 1 and rail[0]["also_ran_in"]
+    other = "Valley Courier" if rail[0]["chunk"]["outlet"] == "Riverside Ledger" else "Riverside Ledger"
+    out = _rag_cli("search", "Riverside council approves light-rail expansion vote", "--index", idx)
+    assert _also_lines(out) == [f"also ran in: {rail[0]['also_ran_in'][0]}"]  # under the rail hit only
+    assert other in _also_lines(out)[0]
+    assert out.count("also ran in:") == 1 and "rail-suit" not in _also_lines(out)[0]
+
+    js = json.loads(_rag_cli("ask", RAIL_QUESTION, "--index", idx, "--json"))
+    rail = [s for s in js["sources"] if s["url"] in RAIL_URLS]
+    assert len(rail) == 1 and len(rail[0]["also_ran_in"]) == 1
+    out = _rag_cli("ask", RAIL_QUESTION, "--index", idx)
+    lines = out.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith(f"[{rail[0]['n']}] "))
+    nxt = next((i for i, ln in enumerate(lines) if i > at and ln.startswith("[")), len(lines))
+    assert f"also ran in: {rail[0]['also_ran_in'][0]}" in [ln.strip() for ln in lines[at:nxt]]  # under its source
+    assert len(_also_lines(out)) == 1
+
+    with ScriptedLLMServer(_cite_every_passage) as server:
+        env = {"RAG_LLM_BASE_URL": server.base_url, "RAG_LLM_MODEL": "scripted-model"}
+        out = _rag_cli("ask", RAIL_QUESTION, "--index", idx, "--answerer", "llm", env=env)
+        js = json.loads(_rag_cli("ask", RAIL_QUESTION, "--index", idx, "--answerer", "llm", "--json", env=env))
+    assert js["answerer"] == "llm" and not js["abstained"]
+    rail = [s for s in js["sources"] if s["url"] in RAIL_URLS]
+    assert len(rail) == 1 and len({s["article_id"] for s in js["sources"]}) == len(js["sources"])
+    assert _also_lines(out) == [f"also ran in: {rail[0]['also_ran_in'][0]}"]
+
+
+def test_ui_sources_panel_shows_also_ran_in(synd_archive):
+    import ui
+
+    ans = synd_archive.ask(RAIL_QUESTION)
+    src = _assert_story_cited_once(ans)
+    panel = ui.render_panel([(1, RAIL_QUESTION, ui.render_sources(ans, 1, RAIL_QUESTION))])
+    card = panel[panel.index(f'id="src-1-{src.n}"'):]
+    card = card[: card.index("</blockquote>")]
+    assert 'class="src-also"' in card and f"Also ran in: {_other_outlet(src)}" in card
+    other_url = next(u for u in RAIL_URLS if u != src.url)
+    assert f'<a href="{other_url}" target="_blank" rel="noopener noreferrer">{other_url}</a>' in card
+    assert panel.count('class="src-also"') == sum(1 for s in ans.sources if s.also_ran_in)
+
+
+def test_ui_also_ran_in_is_escaped():
+    import ui
+
+    from rag.types import Source
+
+    evil = ('<img src=x onerror="alert(1)"> *x* {{y}} | 2023-10-04 | javascript://alert(2)', "Plain Outlet | 2023-10-05 | https://e.example/a?b=1&c=2")
+    src = Source(n=1, article_id="a", chunk_id="c", title="T", outlet="O", author=None, published_at=None, url=None,
+                 quote="Quote here.", start=0, end=11, also_ran_in=evil)
+    out = ui.render_source(src, 1)
+    assert "<img" not in out and "javascript:" not in out and "{{" not in out and "*x*" not in out
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in out
+    assert 'href="https://e.example/a?b=1&amp;c=2"' in out and "Plain Outlet · 2023-10-05" in out
+    assert ui.render_also_ran_in(()) == ""
+    assert 'class="src-also"' not in ui.render_source(Source(n=2, article_id="b", chunk_id="d", title="T", outlet=None, author=None,
+                                                              published_at=None, url=None, quote="Q.", start=0, end=2), 1)
