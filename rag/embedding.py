@@ -16,6 +16,8 @@ import hashlib
 import os
 import re
 import threading
+from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -50,12 +52,15 @@ class MiniLMEmbedder:
     name = MINILM_NAME
     dim = 384
     small_batch = 64  # up to this many texts: the numpy path
+    query_cache = 64  # question vectors remembered (see embed_query)
 
     def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
         self._model = None
         self._small = None
         self._lock = threading.Lock()
+        self._pool = None  # one background thread for questions (see prefetch_query)
+        self._queries: OrderedDict[str, Future] = OrderedDict()
 
     def _small_model(self):
         with self._lock:
@@ -118,9 +123,47 @@ class MiniLMEmbedder:
                 progress(len(idx))
         return out
 
+    def prefetch_query(self, text: str) -> None:
+        """Start embedding ``text`` on a background thread; a later :meth:`embed_query` of the
+        same text waits for it. Search calls this first, so the question's forward pass (BLAS,
+        which releases the GIL) runs on one core while query planning and BM25 run on the other."""
+        with self._lock:
+            if text in self._queries:
+                self._queries.move_to_end(text)
+                return
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-query")
+            self._queries[text] = self._pool.submit(self._embed_one, text)
+            while len(self._queries) > self.query_cache:
+                self._queries.popitem(last=False)
+
+    def _embed_one(self, text: str) -> np.ndarray:
+        vec = self.embed_texts([text])[0]
+        vec.setflags(write=False)  # shared by every caller of the cache
+        return vec
+
     def embed_query(self, text):
-        """Embed one question."""
-        return self.embed_texts([text])[0]
+        """Embed one question (the last ``query_cache`` questions are remembered: an answer
+        that searches, then scores sentences against the same question, embeds it once)."""
+        with self._lock:
+            fut = self._queries.get(text)
+            if fut is not None:
+                self._queries.move_to_end(text)
+        if fut is None:
+            self.prefetch_query(text)
+            with self._lock:
+                fut = self._queries.get(text)
+        if fut is None:  # pragma: no cover - evicted at once by a cache of size 0
+            return self._embed_one(text)
+        try:
+            return fut.result()
+        except BaseException:
+            with self._lock:  # a failure is not remembered: the next call tries again
+                if self._queries.get(text) is fut:
+                    del self._queries[text]
+            raise
 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")

@@ -45,3 +45,42 @@ def test_hash_embedder_is_deterministic_and_similarity_aware():
     a, b, c = h.embed_texts(["Pentagon memo on Alibaba", "Alibaba memo from the Pentagon", "football scores tonight"])
     assert np.allclose(a, h.embed_query("Pentagon memo on Alibaba"))
     assert a @ b > a @ c
+
+
+def test_prefetched_question_equals_a_direct_embedding_and_is_embedded_once():
+    e = MiniLMEmbedder()
+    q = "Which retailer is accused of helping China's army?"
+    direct = NumpyMiniLM().embed_texts([q])[0]
+    calls = []
+    inner = e.embed_texts
+    e.embed_texts = lambda texts, progress=None: calls.append(list(texts)) or inner(texts, progress)
+    e.prefetch_query(q)  # starts on the background thread
+    e.prefetch_query(q)  # already under way: no second forward pass
+    v = e.embed_query(q)
+    assert np.abs(v - direct).max() < 1e-6
+    assert e.embed_query(q) is v  # remembered
+    assert not v.flags.writeable  # a shared vector cannot be changed by one caller
+    assert calls == [[q]]
+    for i in range(e.query_cache + 1):  # the cache is bounded: the oldest question goes
+        e.prefetch_query(f"question {i}")
+    e.embed_query(f"question {e.query_cache}")
+    assert q not in e._queries and len(e._queries) == e.query_cache
+
+
+def test_a_failed_question_embedding_is_not_remembered():
+    e = MiniLMEmbedder()
+    boom = [True]
+    inner = e.embed_texts
+
+    def flaky(texts, progress=None):
+        if boom.pop() if boom else False:
+            raise RuntimeError("model failed")
+        return inner(texts, progress)
+
+    e.embed_texts = flaky
+    try:
+        e.embed_query("hello world")
+        raise AssertionError("expected the failure to propagate")
+    except RuntimeError as exc:
+        assert "model failed" in str(exc)
+    assert e.embed_query("hello world").shape == (384,)  # tried again, not the cached failure
