@@ -139,6 +139,12 @@ class MiniLMEmbedder:
             while len(self._queries) > self.query_cache:
                 self._queries.popitem(last=False)
 
+    def clear_query_cache(self) -> None:
+        """Forget remembered question vectors (benchmarks time each configuration's own
+        forward pass with this)."""
+        with self._lock:
+            self._queries.clear()
+
     def _embed_one(self, text: str) -> np.ndarray:
         vec = self.embed_texts([text])[0]
         vec.setflags(write=False)  # shared by every caller of the cache

@@ -61,6 +61,8 @@ def test_prefetched_question_equals_a_direct_embedding_and_is_embedded_once():
     assert e.embed_query(q) is v  # remembered
     assert not v.flags.writeable  # a shared vector cannot be changed by one caller
     assert calls == [[q]]
+    e.clear_query_cache()  # forgotten: the next call runs the model again
+    assert np.array_equal(e.embed_query(q), v) and calls == [[q], [q]]
     for i in range(e.query_cache + 1):  # the cache is bounded: the oldest question goes
         e.prefetch_query(f"question {i}")
     e.embed_query(f"question {e.query_cache}")
