@@ -20,7 +20,16 @@ the model carries over to other archives:
   chunk is behind the article's best candidate on sentence coverage (question, side and clause
   sub-queries) and on cosine; 1 / (1 + rank of the chunk's best sentence among the article's
   candidates); 1 / (1 + position in the article);
-* the question's shape: its number of sub-queries, and how many of them admit the chunk.
+* the question's shape: its number of sub-queries, and how many of them admit the chunk;
+* parts of a multi-part question (``Settings.part_features``): the IDF-weighted share of the
+  question's adjacent content-word pairs ("valid alternative", "ad revenue") found as adjacent
+  pairs in one sentence of the chunk (a paraphrased fact keeps some of the question's
+  phrases), the chunk's rank on that within its article and its gap to the article's best;
+  the chunk's best rank, over the sub-queries that admit it, among all candidates on that
+  sub-query's sentence coverage (is it the best evidence for some part of the question?);
+  and its rank within its article on the question's cosine. Articles are long (14 chunks on
+  average in MultiHop-RAG) and about half of the facts a top 10 misses sit in another chunk
+  of an article it already holds: these signals tell the chunks of one article apart.
 
 The model was fitted on the MultiHop-RAG dev split only (``evals/train_rerank.py`` writes
 :mod:`rag.rerank_model`; README has the cross-validated figures).
@@ -39,7 +48,10 @@ FEATURES: tuple[str, ...] = (
     "clause_bm25", "clause_rank", "clause_sent", "clause_elig",
     "art_bm25", "sent_gap", "position",
     "side_gap", "clause_gap", "cos_gap", "n_subs", "art_sent_rank", "n_admit",
+    "pair", "pair_art_rank", "pair_gap", "sub_sent_rank", "qcos_art_rank",
 )
+# The signals ``Settings.part_features = False`` switches off (0 for every candidate).
+PART_FEATURES = ("pair", "pair_art_rank", "pair_gap", "sub_sent_rank", "qcos_art_rank")
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
 _SENT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
@@ -68,6 +80,7 @@ class TermWeights:
         self._stop = _stopwords()
         self._word: dict[str, int] = {}  # lowercased word -> term id (-1: stopword or unknown)
         self._chunks: dict[str, list[np.ndarray]] = {}
+        self._pairs: dict[str, list[set[tuple[int, int]]]] = {}
 
     @classmethod
     def from_lexical(cls, lexical) -> "TermWeights":
@@ -122,6 +135,47 @@ class TermWeights:
             self._chunks[key] = got
         return got
 
+    def sequence(self, text: str) -> list[int]:
+        """Term ids of ``text`` in reading order (stopwords and unknown words left out)."""
+        words = _TOKEN.findall(text.lower())
+        table = self._learn(words)
+        return [table[w] for w in words if table[w] >= 0]
+
+    def pairs(self, text: str) -> set[tuple[int, int]]:
+        """Adjacent content-term pairs of ``text`` (stopwords skipped: "ad revenue",
+        "valid alternative", "siphons off content" -> (siphon, content))."""
+        seq = self.sequence(text)
+        return set(zip(seq, seq[1:]))
+
+    def chunk_pairs(self, key: str, text: str) -> list[set[tuple[int, int]]]:
+        """Adjacent term pairs of each sentence of a passage (cached by ``key``)."""
+        got = self._pairs.get(key)
+        if got is None:
+            got = [self.pairs(x) for x in sentences(text)]
+            if len(self._pairs) >= self._MAX_CACHED_CHUNKS:
+                self._pairs.clear()
+            self._pairs[key] = got
+        return got
+
+    def pair_coverage(self, query_pairs: set[tuple[int, int]], per_chunk: Sequence[list[set]]) -> np.ndarray:
+        """Per passage, the best sentence's IDF-weighted share of ``query_pairs`` (a pair weighs
+        the IDF of both its terms)."""
+        out = np.zeros(len(per_chunk))
+        if not query_pairs:
+            return out
+        w = {p: float(self.idf[p[0]] + self.idf[p[1]]) for p in query_pairs}
+        total = sum(w.values())
+        if total <= 0:
+            return out
+        for j, sents in enumerate(per_chunk):
+            best = 0.0
+            for st in sents:
+                common = st & query_pairs
+                if common:
+                    best = max(best, sum(w[p] for p in common))
+            out[j] = best / total
+        return out
+
     def vector(self, ids: np.ndarray) -> tuple[np.ndarray, float]:
         """A dense vocabulary-sized weight vector of a query's terms, and its total weight."""
         q = np.zeros(len(self.idf), dtype=np.float64)
@@ -170,6 +224,36 @@ class SentenceTable:
         nxt[1:] = first[:-1] & ~first[1:]
         second[own[nxt]] = cv[nxt]
         return best, second
+
+
+def group_rank(values: np.ndarray, groups: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Within each group (an article): 1 / (1 + rank of the value, best first; ties keep input
+    order), and the value minus the group's best."""
+    values = np.asarray(values, dtype=np.float64)
+    rank = np.zeros(len(values))
+    gap = np.zeros(len(values))
+    by: dict = {}
+    for j, g in enumerate(groups):
+        by.setdefault(g, []).append(j)
+    for js in by.values():
+        order = sorted(js, key=lambda j: -values[j])
+        for r, j in enumerate(order):
+            rank[j] = 1.0 / (1 + r)
+        gap[js] = values[js] - values[order[0]]
+    return rank, gap
+
+
+def masked_rank(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + rank) of each value among the ``mask``-ed ones (best first, ties in input
+    order); 0 outside the mask."""
+    values = np.asarray(values, dtype=np.float64)
+    if mask is not None:
+        values = np.where(mask, values, -np.inf)
+    order = np.argsort(-values, kind="stable")
+    rank = np.empty(len(values))
+    rank[order] = np.arange(len(values))
+    out = 1.0 / (1 + rank)
+    return np.where(mask, out, 0.0) if mask is not None else out
 
 
 def sentences(text: str) -> list[str]:

@@ -17,7 +17,10 @@ with all of them off it is the plain hybrid search below):
    named side of a comparison gets candidates of its own.
 4. **Rerank** (:mod:`rag.rerank`, ``rerank``): a learned model over question, sentence, headline,
    metadata, sub-query and article signals orders the union of all candidates. Without it,
-   the first-stage list is interleaved with the sub-query lists.
+   the first-stage list is interleaved with the sub-query lists. Among its signals
+   (``part_features``), some tell apart the chunks of one long article and find the best
+   evidence for each part of a multi-part question: question word pairs kept in one sentence,
+   per-sub-query sentence ranks, ranks within the article.
 5. **Diversify** (:mod:`rag.diversify`, ``diversify_cap`` / ``diversify_penalty``, off by
    default) and **syndication** (:mod:`rag.syndication`, ``syndication``): one member per
    story cluster, the others listed in ``Hit.also_ran_in``.
@@ -101,7 +104,7 @@ class Candidates:
     lex_rank: dict[str, int]
     dense_rank: dict[str, int]
     subs: list[_Sub] = field(default_factory=list)
-    per_sub: list[dict] = field(default_factory=list)  # per sub-query: kind, elig, bm25, rank, sent arrays
+    per_sub: list[dict] = field(default_factory=list)  # per sub-query: kind, text, elig, bm25, rank, sent arrays
 
 
 class Retriever:
@@ -245,7 +248,7 @@ class Retriever:
         outlets: Sequence[str] | None = None,
     ) -> Candidates:
         """First-stage and sub-query candidates of ``query`` with their rerank features."""
-        from rag.rerank import FEATURES, SentenceTable
+        from rag.rerank import FEATURES, SentenceTable, group_rank, masked_rank
 
         s = self.settings
         k = k or s.top_k
@@ -322,8 +325,10 @@ class Retriever:
             sent, _ = table.best(sv, s_total)
             share = np.array([sub.share.get(c, 0.0) for c in ids])
             rank = np.array([1.0 / (1 + sub.rank[c]) if c in sub.rank else 0.0 for c in ids])
-            per_sub.append({"kind": p, "elig": elig, "bm25": np.where(elig, share, 0.0),
+            per_sub.append({"kind": p, "text": sub.text, "elig": elig, "bm25": np.where(elig, share, 0.0),
                             "rank": np.where(elig, rank, 0.0), "sent": np.where(elig, sent, 0.0)})
+            if s.part_features:
+                F["sub_sent_rank"] = np.maximum(F["sub_sent_rank"], masked_rank(sent, elig))
             F[p + "_elig"] = np.maximum(F[p + "_elig"], elig)
             F[p + "_bm25"] = np.maximum(F[p + "_bm25"], np.where(elig, share, 0.0))
             F[p + "_rank"] = np.maximum(F[p + "_rank"], np.where(elig, rank, 0.0))
@@ -342,6 +347,11 @@ class Retriever:
         F["n_subs"][:] = len(per_sub)
         for ps in per_sub:
             F["n_admit"] += ps["elig"]
+        arts = [chunks[c].article_id for c in ids]
+        if s.part_features and ids:
+            F["pair"] = terms.pair_coverage(terms.pairs(query), [terms.chunk_pairs(c, chunks[c].text) for c in ids])
+            F["pair_art_rank"], F["pair_gap"] = group_rank(F["pair"], arts)
+            F["qcos_art_rank"], _ = group_rank(F["q_cos"], arts)
         X = np.column_stack([F[name] for name in FEATURES]) if ids else np.zeros((0, len(FEATURES)))
         lex_rank = {c: i for i, (c, _) in enumerate(lex, start=1)}
         dense_rank = {c: i for i, (c, _) in enumerate(dn, start=1)}
