@@ -127,6 +127,8 @@ class MiniLMEmbedder:
         """Start embedding ``text`` on a background thread; a later :meth:`embed_query` of the
         same text waits for it. Search calls this first, so the question's forward pass (BLAS,
         which releases the GIL) runs on one core while query planning and BM25 run on the other."""
+        if self.query_cache <= 0:  # nothing may be remembered: embed_query computes it then
+            return
         with self._lock:
             if text in self._queries:
                 self._queries.move_to_end(text)
@@ -161,7 +163,7 @@ class MiniLMEmbedder:
             self.prefetch_query(text)
             with self._lock:
                 fut = self._queries.get(text)
-        if fut is None:  # pragma: no cover - evicted at once by a cache of size 0
+        if fut is None:  # a cache of size 0: nothing is remembered
             return self._embed_one(text)
         try:
             return fut.result()

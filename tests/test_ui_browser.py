@@ -214,14 +214,16 @@ def test_sources_panel_shows_where_else_the_story_ran(hash_settings, tmp_path):
             cards = panel.locator(".nr-src")
             hrefs = [cards.nth(i).locator(".src-title a").get_attribute("href") for i in range(cards.count())]
             rail = [i for i, h in enumerate(hrefs) if h in RAIL_URLS]
-            assert len(rail) == 1  # the story is cited once, not once per outlet
+            # the story is cited from one outlet's copy, not once per outlet (several passages of
+            # that copy may be cited)
+            assert rail and len({hrefs[i] for i in rail}) == 1
             card = cards.nth(rail[0])
             meta, also = card.locator(".src-meta").inner_text(), card.locator(".src-also").inner_text()
             other = "Valley Courier" if "Riverside Ledger" in meta else "Riverside Ledger"
             assert also.startswith("Also ran in:") and other in also
             link = card.locator(".src-also a")
             assert link.count() == 1 and link.get_attribute("href") in RAIL_URLS
-            assert panel.locator(".src-also").count() == 1
+            assert panel.locator(".src-also").count() == len(rail)
             page.screenshot(path=str(tmp_path / "also-ran-in.png"))
             assert page.errors == []  # type: ignore[attr-defined]
             assert page.outside == []  # type: ignore[attr-defined]
