@@ -53,6 +53,7 @@ class MiniLMEmbedder:
     dim = 384
     small_batch = 64  # up to this many texts: the numpy path
     query_cache = 64  # question vectors remembered (see embed_query)
+    query_threads = max(1, min(4, os.cpu_count() or 1))  # BLAS threads for one question
 
     def __init__(self, batch_size: int = 32):
         self.batch_size = batch_size
@@ -101,7 +102,10 @@ class MiniLMEmbedder:
         # once torch is loaded anyway, it is faster from a handful of texts on
         if len(texts) <= (self.small_batch if self._model is None else 8):
             model, pools = self._small_model()
-            with pools.limit(limits=1, user_api="blas"):
+            # one question: every core (its forward pass is the search's largest cost: ~30 ms
+            # on one core here, ~20 on two); a small batch: one thread, beside other work
+            threads = self.query_threads if len(texts) == 1 else 1
+            with pools.limit(limits=threads, user_api="blas"):
                 return model.embed_texts(texts, progress)
         model = self._load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

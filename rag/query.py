@@ -393,12 +393,13 @@ class OutletMatcher:
         letters = [c for c in text if c.isalpha()]
         plain_case = not any(c.isupper() for c in letters) or all(c.isupper() for c in letters)
         out: list[OutletMention] = []
+        compact = [_compact([w]) for w, _, _ in toks]  # once per token, joined per window
         i = 0
         while i < len(toks):
             best = None
             for n in range(min(self._max_tokens, len(toks) - i), 0, -1):
                 words = [w for w, _, _ in toks[i : i + n]]
-                hit = self._index.get(_compact(words))
+                hit = self._index.get("".join(compact[i : i + n]))
                 if hit is None or not self._case_ok(words, hit[1], plain_case):
                     continue
                 # A lone "The" would make "The Age" out of "the age of ...": require the rest.

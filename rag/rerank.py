@@ -299,14 +299,20 @@ class TreeEnsemble:
         n, t = X.shape[0], self.feat.shape[0]
         if n == 0 or t == 0:
             return np.full(n, self.base)
-        trees = np.arange(t)[:, None]
-        rows = np.arange(n)[None, :]
-        node = np.zeros((t, n), dtype=np.int64)
+        # flat indices (tree * nodes + node; row * features + feature): 1-d takes are several
+        # times faster than 2-d fancy indexing
+        width = self.feat.shape[1]
+        feat, thr = self.feat.ravel(), self.thr.ravel()
+        left, right, miss = self.left.ravel(), self.right.ravel(), self.miss_left.ravel()
+        offset = (np.arange(t) * width)[:, None]
+        row_off = (np.arange(n) * X.shape[1])[None, :]
+        Xf = np.ascontiguousarray(X).ravel()
+        flat = np.broadcast_to(offset, (t, n)).copy()
         for _ in range(self.depth):
-            x = X[rows, self.feat[trees, node]]
-            go_left = np.where(np.isnan(x), self.miss_left[trees, node], x <= self.thr[trees, node])
-            node = np.where(go_left, self.left[trees, node], self.right[trees, node])
-        return self.base + self.value[trees, node].sum(axis=0)
+            x = Xf.take(row_off + feat.take(flat))
+            go_left = np.where(np.isnan(x), miss.take(flat), x <= thr.take(flat))
+            flat = offset + np.where(go_left, left.take(flat), right.take(flat))
+        return self.base + self.value.ravel().take(flat).sum(axis=0)
 
 
 def _depth(left: np.ndarray, right: np.ndarray) -> int:
