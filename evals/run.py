@@ -89,6 +89,15 @@ def prepare_archive(cfg: EvalConfig, settings: Settings, log=print):
 
 
 # ---- one question ------------------------------------------------------------------------
+def judged_passage(src) -> str:
+    """What the support judge reads for a cited source: its headline, outlet and publication
+    date (as a reader sees them beside the passage, and as a dateline like "TechCrunch,
+    November 6, 2023:" cites them) above the passage itself."""
+    d = src.published_at
+    when = f"{d.strftime('%B')} {d.day}, {d.year} ({d.date().isoformat()})" if d is not None else "undated"
+    return f"{src.title}\n{src.outlet or 'unknown outlet'}, {when}\n\n{src.passage}"
+
+
 def _also_in_ids(archive, article_id: str, cache: dict[str, list[str]]) -> list[str]:
     if article_id not in cache:
         art = archive.store.records.get_article(article_id)
@@ -140,7 +149,7 @@ def evaluate_item(archive, item: EvalItem, judge, k: int = 10, answerer: str | N
         rec["answer"] = ans.to_dict()
 
         by_n = {s.n: s for s in ans.sources}
-        sentences = [(s.text, [by_n[c].passage for c in s.citations if c in by_n]) for s in ans.sentences]
+        sentences = [(s.text, [judged_passage(by_n[c]) for c in s.citations if c in by_n]) for s in ans.sentences]
         recall, precision, n_cites = M.alce_scores(sentences, judge.supports) if sentences else (None, None, 0)
         final_total, final_valid = M.resolved_markers(ans.text, by_n)
         cited = set()

@@ -238,3 +238,27 @@ def test_llm_answerer_and_llm_judge_through_a_scripted_server(tmp_path):
     assert m["citations.recall"] is not None
     recs = _records(tmp_path / "run")
     assert all(r["answer"]["answerer"] == "llm" and r["answer"]["citations_invalid"] == 1 for r in recs)
+
+
+def test_the_judge_reads_a_sources_headline_outlet_and_date():
+    """A dateline ("TechCrunch, November 6, 2023: ...") cites the source's metadata: the judge
+    sees it above the passage, so a quoted sentence with its dateline stays supported."""
+    from datetime import datetime, timezone
+
+    from evals.judge import OfflineJudge
+    from evals.run import judged_passage
+    from rag.embedding import HashEmbedder
+    from rag.types import Source
+
+    passage = "Epic Games is still set to go to trial with Google today, in hopes of convincing a jury that Google Play is a monopoly."
+    src = Source(n=1, article_id="a", chunk_id="a-1", title="Epic v. Google goes to trial", outlet="TechCrunch",
+                 author=None, published_at=datetime(2023, 11, 6, 14, 0, tzinfo=timezone.utc), url=None,
+                 quote=passage, start=0, end=len(passage), passage=passage, passage_start=0, passage_end=len(passage))
+    text = judged_passage(src)
+    assert text.startswith("Epic v. Google goes to trial\nTechCrunch, November 6, 2023 (2023-11-06)\n\n")
+    assert text.endswith(passage)
+    judge = OfflineJudge(embedder=HashEmbedder())
+    sentence = f"TechCrunch, November 6, 2023: {passage}"
+    assert not judge.supports(sentence, [passage])  # the bare passage lacks the dateline's names and numbers
+    assert judge.supports(sentence, [text])
+    assert not judge.supports(sentence.replace("2023", "2021"), [text])  # a wrong year is not in it
