@@ -539,7 +539,8 @@ def bench_queries(index: Path, embedder_name: str, questions: list[str], article
         archive.ask(q)
     # every timed call embeds its question itself (the embedder remembers recent questions,
     # which would let a later contender reuse an earlier one's vector)
-    forget = getattr(archive.embedder, "clear_query_cache", lambda: None)
+    # (and its term tables per passage, which a second call on the same question would reuse)
+    forget = archive.retriever.clear_caches
     for name, f in filters.items():
         kw = {"since": f.get("since"), "outlets": [f["outlet"]] if "outlet" in f else None}
         if "since" in f:

@@ -82,6 +82,11 @@ class TermWeights:
         self._chunks: dict[str, list[np.ndarray]] = {}
         self._pairs: dict[str, list[set[tuple[int, int]]]] = {}
 
+    def clear(self) -> None:
+        """Forget the cached per-passage term ids and word pairs."""
+        self._chunks.clear()
+        self._pairs.clear()
+
     @classmethod
     def from_lexical(cls, lexical) -> "TermWeights":
         """Weights from a :class:`rag.lexical.LexicalIndex` (uniform IDF if it has none)."""

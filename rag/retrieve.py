@@ -117,6 +117,17 @@ class Retriever:
         self._lock = threading.Lock()
         self._ctx: tuple | None = None
 
+    def clear_caches(self) -> None:
+        """Forget what earlier questions left behind: remembered question vectors and the
+        per-passage term tables (benchmarks time a new question against a cold cache with
+        this; a long-running service keeps them warm)."""
+        clear = getattr(self.embedder, "clear_query_cache", None)
+        if clear is not None:
+            clear()
+        with self._lock:
+            if self._ctx is not None:
+                self._ctx[1]["terms"].clear()
+
     # ---- archive context (outlets, dates, term weights, clusters), cached per generation --
     def _context(self) -> dict:
         records = self.store.records

@@ -135,3 +135,13 @@ def test_when_question_answer_states_publication_dates(hash_archive):
     assert dates == sorted(dates)  # oldest first
     plain = hash_archive.ask("What did TechCrunch report about Beeper Mini?")
     assert not any(s.text.startswith("TechCrunch, ") for s in plain.sentences)
+
+
+def test_clear_caches_forgets_per_passage_tables_and_keeps_results(hash_archive):
+    q = "What did TechCrunch report about the FTX trial?"
+    first = [(h.chunk.id, round(h.score, 9)) for h in hash_archive.search(q)]
+    terms = hash_archive.retriever._context()["terms"]
+    assert terms._chunks  # the search filled the per-passage tables
+    hash_archive.retriever.clear_caches()
+    assert not terms._chunks and not terms._pairs
+    assert [(h.chunk.id, round(h.score, 9)) for h in hash_archive.search(q)] == first  # same answer, cold
