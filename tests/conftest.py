@@ -38,6 +38,16 @@ def corpus_dir(tmp_path) -> Path:
     return d
 
 
+@pytest.fixture
+def hash_archive(hash_settings, corpus_dir):
+    """The seed + mini corpus indexed with the bag-of-words embedder (fresh per test)."""
+    from rag.archive import Archive
+
+    a = Archive.create(settings=hash_settings)
+    a.ingest([corpus_dir])
+    return a
+
+
 @pytest.fixture(scope="session")
 def minilm_archive(tmp_path_factory):
     """The mini corpus + seed indexed with the real packaged MiniLM (built once per session)."""

@@ -66,10 +66,8 @@ def test_sentence_coverage_is_idf_weighted():
 # ---- in search ---------------------------------------------------------------------------
 
 @pytest.fixture
-def archive(hash_settings, corpus_dir):
-    a = Archive.create(settings=hash_settings)
-    a.ingest([corpus_dir])
-    return a
+def archive(hash_archive):
+    return hash_archive
 
 
 def test_candidates_carry_one_feature_row_each(archive):

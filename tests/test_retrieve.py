@@ -23,13 +23,6 @@ def test_weight_zero_retriever_is_ignored():
     assert [c for c, _, _ in fused] == ["a", "b"]
 
 
-@pytest.fixture
-def hash_archive(hash_settings, corpus_dir):
-    a = Archive.create(settings=hash_settings)
-    a.ingest([corpus_dir])
-    return a
-
-
 def test_filters_by_date_and_outlet(hash_archive):
     hits = hash_archive.search("AI", k=20, since="2023-12-01")
     assert hits and all(h.chunk.published_at and h.chunk.published_at.date().isoformat() >= "2023-12-01" for h in hits)
