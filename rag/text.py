@@ -196,3 +196,59 @@ def _add(spans: list[tuple[int, int]], line: str, base: int, s: int, e: int) -> 
     trail = len(seg) - len(seg.rstrip())
     if e - trail > s + lead:
         spans.append((base + s + lead, base + e - trail))
+
+
+# --- named things -------------------------------------------------------------------------
+
+_CAP_WORD = r"(?:[A-Z][\w'’&.\-]*[\w]|[A-Z]|\d+[A-Za-z][\w\-]*)"
+_ENTITY = re.compile(
+    rf"{_CAP_WORD}(?:(?:\s+(?:of|de|da|del|van|von|der|le|la|&|for|the)\s+|\s+|-){_CAP_WORD})*"
+)
+# capitalized words that are not names on their own (sentence openers, months, titles)
+_NOT_NAMES = STOPWORDS | frozenset(
+    """mr mrs ms dr prof sen rep gov gen president ceo cfo chief ex former new according
+    monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december jan feb mar apr jun jul aug sep sept
+    oct nov dec yes no it's i'm we're they're here's there's that's what's""".split()
+)
+
+
+class EntitySpan(NamedTuple):
+    """A run of capitalized words ("Sam Bankman-Fried", "U.S. Department of Defense") with
+    its span in the text."""
+
+    text: str
+    start: int
+    end: int
+
+
+def entity_spans(text: str) -> list[EntitySpan]:
+    """Runs of capitalized words in ``text`` that read as names ("Sam Bankman-Fried",
+    "Department of Defense"). Words that are not names on their own (sentence openers,
+    titles such as "CEO", month and day names) split a run and are dropped, as are
+    connectors ("of", "and") left at either end."""
+    out: list[EntitySpan] = []
+    connectors = ("of", "and", "&", "for", "the", "de", "da", "del", "van", "von", "der", "la", "le")
+
+    def emit(words: list[re.Match], base: int) -> None:
+        while words and words[0].group(0).lower() in connectors:
+            words.pop(0)
+        while words and words[-1].group(0).lower() in connectors:
+            words.pop()
+        if not words:
+            return
+        s, e = base + words[0].start(), base + words[-1].end()
+        span = text[s:e].rstrip(".’'")
+        if len(span) >= 2 and any(c.isalpha() for c in span):
+            out.append(EntitySpan(span, s, s + len(span)))
+
+    for m in _ENTITY.finditer(text):
+        group: list[re.Match] = []
+        for w in re.finditer(r"[^\s-]+(?:-[^\s-]+)*", m.group(0)):
+            if w.group(0).lower().strip(".’'") in _NOT_NAMES and w.group(0).lower() not in connectors:
+                emit(group, m.start())
+                group = []
+            else:
+                group.append(w)
+        emit(group, m.start())
+    return out

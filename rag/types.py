@@ -154,6 +154,27 @@ class Sentence:
 
 ABSTAIN_TEXT = "The archive has no passage that answers this."
 
+DIRECT_KINDS = ("person", "org", "place", "number", "date", "yes", "no", "none")
+
+
+@dataclass(frozen=True)
+class Direct:
+    """The short direct answer an answer opens with ("Emmett Shear.", "Yes.", "Seven counts.").
+
+    ``kind`` is one of :data:`DIRECT_KINDS` (``none``: the question asks for a name, number,
+    date or yes/no but the cited evidence cannot decide it, and ``text`` says so).
+    ``citations`` are the answer's source numbers the direct answer rests on: for a name,
+    number or date, every one of them holds it (checked by the verifier).
+    """
+
+    text: str
+    kind: str
+    citations: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"text": self.text, "kind": self.kind, "citations": list(self.citations)}
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -178,6 +199,10 @@ class Answer:
     settings_hash: str = ""
     answerer: str = "extractive"
     rewritten_question: str | None = None
+    # the short direct answer ``text`` starts with, when the question asks for one
+    direct: Direct | None = None
+    # sentences the answerer wrote that no shown passage supports: left out of ``text``
+    removed_sentences: tuple[str, ...] = ()
     passages: tuple[Hit, ...] = field(default=(), compare=False, repr=False)
 
     def to_dict(self, include_passages: bool = False) -> dict[str, Any]:
@@ -195,6 +220,8 @@ class Answer:
             "settings_hash": self.settings_hash,
             "answerer": self.answerer,
             "rewritten_question": self.rewritten_question,
+            "direct": self.direct.to_dict() if self.direct is not None else None,
+            "removed_sentences": list(self.removed_sentences),
         }
         if include_passages:
             d["passages"] = [h.to_dict() for h in self.passages]
