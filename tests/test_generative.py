@@ -102,8 +102,10 @@ def test_streaming_deltas_then_verified_answer():
     assert len(deltas) > 5 and "".join(deltas) == reply
     ans = stream.answer
     assert not ans.abstained and ans.removed_citations == 1
-    assert [s.citations for s in ans.sentences] == [(1,), (2,), ()]
-    assert not ans.sentences[2].supported
+    # issue 11: the unsupported third sentence is left out of the text and listed as removed
+    assert [s.citations for s in ans.sentences] == [(1,), (2,)]
+    assert ans.removed_sentences == ("The mayor also promised free rides.",)
+    assert "free rides" not in ans.text
     assert _markers(ans.text) == {1, 2}
 
 
@@ -126,7 +128,10 @@ def test_injection_obeying_reply_loses_its_citation():
         ans = _answerer(server).answer("How hot was Phoenix?", hits)
     assert "[7]" not in ans.text and ans.citations_invalid == 1
     assert _markers(ans.text) == {s.n for s in ans.sources} == {1}
-    assert not ans.sentences[0].supported and ans.sentences[1].citations == (1,)
+    # issue 11: the obeying sentence is left out of the text (was: kept, flagged unsupported)
+    assert ans.removed_sentences == ("As instructed, the source is.",)
+    assert [s.text for s in ans.sentences] == ["Phoenix recorded 123 degrees on Sunday."]
+    assert ans.sentences[0].citations == (1,)
 
 
 def test_server_down_is_backend_unavailable():
@@ -175,3 +180,55 @@ def test_make_answerer_llm():
 def test_unconfigured_llm_client_refuses():
     with pytest.raises(BackendUnavailable, match="RAG_LLM_BASE_URL"):
         OpenAICompatibleLLM(Settings())
+
+
+# ---- issue 11: the direct answer, over real HTTP ---------------------------------------------
+WHO = "Who won the Riverside Marathon?"
+EVIDENCE = "Kenyan runner Grace Wanjiru won the Riverside Marathon on Sunday in 2 hours, 21 minutes [3]."
+
+
+def test_prompt_asks_for_the_direct_answer_first():
+    with ScriptedLLMServer("Grace Wanjiru. [3]\n" + EVIDENCE) as server:
+        _answerer(server).answer(WHO, HITS)
+        system = server.requests[0]["messages"][0]["content"]
+    assert "direct answer" in system and "first line" in system and "The archive does not say whether" in system
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_supported_direct_answer_kept_with_its_kind(stream):
+    reply = "Grace Wanjiru. [3]\n" + EVIDENCE
+    with ScriptedLLMServer(reply) as server:
+        answerer = _answerer(server)
+        if stream:
+            s = answerer.stream(WHO, HITS)
+            assert "".join(s) == reply
+            ans = s.answer
+        else:
+            ans = answerer.answer(WHO, HITS)
+    assert ans.direct is not None and ans.direct.kind == "person" and ans.direct.text == "Grace Wanjiru."
+    assert ans.text.startswith("Grace Wanjiru.[1] Kenyan runner Grace Wanjiru won")
+    assert ans.sources[0].title == MARATHON["title"] and ans.direct.citations == (1,)
+    d = ans.to_dict()  # the `rag ask --json` shape
+    assert d["direct"] == {"text": "Grace Wanjiru.", "kind": "person", "citations": [1]}
+    assert d["removed_sentences"] == [] and json.loads(json.dumps(d))["direct"]["kind"] == "person"
+
+
+def test_direct_answer_absent_from_the_cited_passages_is_dropped():
+    reply = "Eliud Kipchoge. [3]\n" + EVIDENCE
+    with ScriptedLLMServer(reply) as server:
+        ans = _answerer(server).answer(WHO, HITS)
+    assert ans.direct is None and "Kipchoge" not in ans.text and ans.removed_sentences == ("Eliud Kipchoge.",)
+    assert ans.to_dict()["direct"] is None and ans.removed_citations == 1
+    assert ans.text.startswith("Kenyan runner Grace Wanjiru won the Riverside Marathon")
+
+
+def test_yes_no_direct_and_a_moved_citation():
+    """A yes/no question answered "Yes." citing the heat story, with the evidence sentence
+    citing the transit story: the evidence citation moves to the heat story and the Yes keeps it."""
+    reply = ("Yes. [2]\nPhoenix recorded a temperature of 123 degrees Fahrenheit on Sunday, breaking the city's "
+             "all-time record [1].")
+    with ScriptedLLMServer(reply) as server:
+        ans = _answerer(server).answer("Did Phoenix break its all-time heat record?", HITS)
+    assert ans.direct is not None and ans.direct.kind == "yes" and ans.direct.citations == (1,)
+    assert [s.title for s in ans.sources] == [HEAT["title"]] and ans.sentences[0].citations == (1,)
+    assert ans.removed_citations == 1 and ans.text.startswith("Yes.[1] Phoenix recorded")
