@@ -41,7 +41,7 @@ def cmd_eval(args) -> int:
         raise BadInput("--dataset is required (or --compare RUN_A RUN_B)")
     if args.k < 1 or (args.limit is not None and args.limit < 1):
         raise BadInput("--k and --limit must be positive")
-    from evals.metrics import METRIC_KEYS
+    from evals.metrics import BASELINE_KEYS, METRIC_KEYS
     from evals.run import EvalConfig, run_eval
     from rag.cli import settings_from_args
 
@@ -51,7 +51,7 @@ def cmd_eval(args) -> int:
         limit=args.limit, out=args.out, judge=args.judge, progress=not args.quiet,
     )
     m = run_eval(cfg, settings)
-    print(json.dumps({k: m.get(k) for k in METRIC_KEYS}, indent=2))
+    print(json.dumps({k: m.get(k) for k in (*METRIC_KEYS, *BASELINE_KEYS)}, indent=2))
     if args.out:
         print(f"wrote {args.out}/metrics.json, answers.jsonl, report.md and plots", file=sys.stderr)
     if args.strict:

@@ -6,6 +6,18 @@ spaces and newlines removed; MAP@10 sums, at each rank, (gold facts newly found 
 and divides by ``min(len(gold), 10)``. Answers follow its ``qa_evaluate.py``: correct when the
 lower-cased answer and gold answer share a whitespace-separated word.
 
+Direct answers (the short answer an answer opens with, ``Answer.direct``) are scored alone,
+strictly: the gold answer, lower-cased, is contained in the direct text, lower-cased (white
+space runs collapsed, ``[n]`` markers removed); a yes/no gold answer needs the direct text
+to start with the right word and not contain the other one as a word; an unanswerable
+question is correct iff the answer abstained; an abstention, a missing direct answer or an
+undecided one (kind ``none``) is wrong for an answerable question. Beside it the lenient
+rule is MultiHop-RAG's word overlap on the same direct text (so "Yes." does not share the
+word "yes" with the gold "Yes": the official rule splits on white space only).
+Two baselines on the same retrieved passages put those figures in context: "Yes" for every
+question whose gold answer is yes/no, and the most frequent name of the top 10 passages
+(:func:`most_frequent_entity`) for questions asking for a person or organization.
+
 Citation recall/precision follow ALCE (Gao et al., 2023) with a pluggable support judge
 ``judge(sentence, passages) -> bool``:
 
@@ -146,6 +158,20 @@ def gold_article_recall(cited_keys: Iterable[str], gold_keys: Sequence[str]) -> 
     return len(gold & set(cited_keys)) / len(gold) if gold else None
 
 
+def gold_sentence_cited(quotes: Sequence[str], facts: Sequence[str]) -> float | None:
+    """1.0 when some cited quote (the sentence or sentences a citation points at) holds a
+    gold fact: the fact lies inside the quote, or the quote inside the fact and covering at
+    least half of it (white space removed); None without gold facts."""
+    gold = [squash(f) for f in facts if f.strip()]
+    if not gold:
+        return None
+    for q in quotes:
+        t = squash(q)
+        if t and any(g in t or (t in g and len(t) >= 0.5 * len(g)) for g in gold):
+            return 1.0
+    return 0.0
+
+
 def gold_fact_cited(cited_passages: Sequence[str], facts: Sequence[str]) -> float | None:
     """Share of the distinct gold facts lying inside some cited passage (benchmark's
     whitespace-free matching; None without gold facts)."""
@@ -205,6 +231,111 @@ def answer_scores(text: str, abstained: bool, answerable: bool, gold: str | None
     return word_overlap(pred, gold), exact_match(pred, gold)
 
 
+YES_NO = ("yes", "no")
+BASELINE_PASSAGES = 10
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased word tokens (``\\w+`` runs) of ``text``: "Yes, but no." -> yes, but, no."""
+    return _WORD.findall(text.lower())
+
+
+def gold_yesno(gold: str | None) -> str | None:
+    """``"yes"`` or ``"no"`` when the gold answer is that word (case, white space and a final
+    period ignored), else None."""
+    g = (gold or "").strip().rstrip(".").strip().lower()
+    return g if g in YES_NO else None
+
+
+def yesno_label(text: str) -> str:
+    """``"yes"`` when ``text`` starts with the word yes and has no word no, ``"no"`` the other
+    way round, else ``"other"`` ("Yes, but no one knows" is other)."""
+    w = words(strip_markers(text))
+    for word, other in (("yes", "no"), ("no", "yes")):
+        if w and w[0] == word and other not in w:
+            return word
+    return "other"
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(strip_markers(text).lower().split())
+
+
+def direct_strict(text: str, gold: str) -> bool:
+    """The strict rule for a prediction of an answerable question: yes/no gold by
+    :func:`yesno_label`, any other gold contained (lower-cased, white space collapsed)."""
+    yn = gold_yesno(gold)
+    if yn is not None:
+        return yesno_label(text) == yn
+    g = _squeeze(gold)
+    return bool(g) and g in _squeeze(text)
+
+
+def direct_lenient(text: str, gold: str) -> bool:
+    """MultiHop-RAG's word-overlap rule on the prediction without its citation markers."""
+    return word_overlap(strip_markers(text), gold)
+
+
+def direct_scores(text: str | None, kind: str | None, abstained: bool, answerable: bool,
+                  gold: str | None) -> tuple[bool | None, bool | None]:
+    """(strict, lenient) correctness of a direct answer (``text``/``kind`` None when the answer
+    has none). Unanswerable: correct iff abstained. Answerable without a gold answer: None.
+    An abstention, a missing direct answer or kind ``none`` (the evidence does not decide) is
+    wrong."""
+    if not answerable:
+        return abstained, abstained
+    if gold is None or not gold.strip():
+        return None, None
+    if abstained or text is None or not text.strip() or kind == "none":
+        return False, False
+    return direct_strict(text, gold), direct_lenient(text, gold)
+
+
+def yesno_outcome(text: str | None, kind: str | None, abstained: bool) -> str:
+    """How an answer to a yes/no question came out: ``abstained``, ``yes``, ``no`` or
+    ``other`` (no direct answer, an undecided one, or text that is not a clean yes/no)."""
+    if abstained:
+        return "abstained"
+    if text is None or kind == "none":
+        return "other"
+    return yesno_label(text)
+
+
+def yesno_confusion(pairs: Iterable[tuple[str | None, str | None]]) -> dict[str, dict[str, int]]:
+    """Counts from (gold yes/no, outcome) pairs: ``{gold: {outcome: n}}`` for gold ``yes`` and
+    ``no`` and outcomes ``yes``, ``no``, ``other``, ``abstained`` (other golds are skipped)."""
+    table = {g: {o: 0 for o in (*YES_NO, "other", "abstained")} for g in YES_NO}
+    for gold, outcome in pairs:
+        if gold in table:
+            table[gold][outcome if outcome in table[gold] else "other"] += 1
+    return table
+
+
+def _possessive(name: str) -> str:
+    return re.sub(r"[’']s?$", "", name)
+
+
+def most_frequent_entity(question: str, passages: Sequence[str], outlets: Iterable[str | None] = ()) -> str | None:
+    """The most-frequent-entity baseline: over :func:`rag.text.entity_spans` of ``passages``
+    (a possessive "'s" removed), drop names whose every word is already in the question
+    (case-insensitive) and names equal to one of ``outlets``; return the most frequent one
+    (ties: the first seen), or None."""
+    from rag.text import entity_spans
+
+    asked = set(words(question))
+    skip = {o.strip().lower() for o in outlets if o}
+    counts: dict[str, int] = {}
+    for text in passages:
+        for span in entity_spans(text):
+            name = _possessive(span.text).strip()
+            w = words(name)
+            if not w or all(x in asked for x in w) or name.lower() in skip:
+                continue
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
 def refusal_rates(items: Iterable[tuple[bool, bool]]) -> tuple[float | None, float | None]:
     """From (answerable, abstained) pairs: (share refused among unanswerable, share refused
     among answerable)."""
@@ -236,8 +367,17 @@ METRIC_KEYS = (
     "retrieval.allgold@10", "retrieval.gold_recall@10",
     "citations.validity", "citations.validity_after_verification", "citations.recall",
     "citations.precision", "citations.gold_article_recall", "citations.gold_fact_cited",
-    "answers.accuracy", "answers.exact_match", "answers.gold_terms", "abstention.null_accuracy", "abstention.false_refusal",
+    "citations.gold_sentence_cited",
+    "answers.accuracy", "answers.exact_match", "answers.gold_terms",
+    "answers.direct_accuracy", "answers.direct_accuracy_lenient", "answers.direct_accuracy_yesno",
+    "answers.direct_accuracy_entity",
+    "abstention.null_accuracy", "abstention.false_refusal",
     "latency.p50_ms", "latency.p95_ms", "counts.questions", "counts.errors",
+)
+# the baselines scored on the same questions and retrieved passages (see the module docstring)
+BASELINE_KEYS = (
+    "baselines.constant_yes.yesno_accuracy", "baselines.most_frequent_entity.entity_accuracy",
+    "baselines.combined.direct_accuracy", "baselines.combined.direct_accuracy_lenient",
 )
 
 
@@ -261,9 +401,20 @@ def aggregate(scores: Sequence[dict]) -> dict:
     out["citations.precision"] = mean(s["citation_precision"] for s in with_sents)
     out["citations.gold_article_recall"] = mean(s.get("gold_article_recall") for s in ok if s.get("answerable"))
     out["citations.gold_fact_cited"] = mean(s.get("gold_fact_cited") for s in ok if s.get("answerable"))
+    out["citations.gold_sentence_cited"] = mean(s.get("gold_sentence_cited") for s in ok if s.get("answerable"))
     out["answers.accuracy"] = mean(s.get("correct") for s in ok)
     out["answers.exact_match"] = mean(s.get("exact_match") for s in ok)
     out["answers.gold_terms"] = mean(s.get("gold_terms") for s in ok)
+    yesno = [s for s in ok if s.get("gold_yesno")]
+    entity = [s for s in ok if s.get("entity_question")]
+    out["answers.direct_accuracy"] = mean(s.get("direct_correct") for s in ok)
+    out["answers.direct_accuracy_lenient"] = mean(s.get("direct_lenient") for s in ok)
+    out["answers.direct_accuracy_yesno"] = mean(s.get("direct_correct") for s in yesno)
+    out["answers.direct_accuracy_entity"] = mean(s.get("direct_correct") for s in entity)
+    out["baselines.constant_yes.yesno_accuracy"] = mean(s.get("baseline_yes_correct") for s in yesno)
+    out["baselines.most_frequent_entity.entity_accuracy"] = mean(s.get("baseline_entity_correct") for s in entity)
+    out["baselines.combined.direct_accuracy"] = mean(s.get("baseline_correct") for s in ok)
+    out["baselines.combined.direct_accuracy_lenient"] = mean(s.get("baseline_lenient") for s in ok)
     null_acc, false_ref = refusal_rates((bool(s.get("answerable")), bool(s.get("abstained"))) for s in ok)
     out["abstention.null_accuracy"] = null_acc
     out["abstention.false_refusal"] = false_ref
@@ -276,6 +427,9 @@ def aggregate(scores: Sequence[dict]) -> dict:
     out["counts.answerable"] = sum(1 for s in ok if s.get("answerable"))
     out["counts.unanswerable"] = sum(1 for s in ok if not s.get("answerable"))
     out["counts.abstained"] = sum(1 for s in ok if s.get("abstained"))
+    out["counts.yesno"] = len(yesno)
+    out["counts.entity"] = len(entity)
+    out["counts.direct"] = sum(1 for s in ok if s.get("direct_kind") not in (None, "none") and not s.get("abstained"))
     out["counts.citations_written"] = sum(s["citations_total"] for s in ok)
     out["counts.citations_final"] = sum(s["final_markers"] for s in ok)
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evals import metrics as M
-from evals.metrics import METRIC_KEYS, mean
+from evals.metrics import BASELINE_KEYS, METRIC_KEYS, mean
 
 BAR_METRICS = (
     ("retrieval.hits@10", "hits@10"),
@@ -18,6 +18,7 @@ BAR_METRICS = (
     ("citations.gold_fact_cited", "gold fact cited"),
     ("answers.accuracy", "answer accuracy"),
     ("answers.exact_match", "exact match"),
+    ("answers.direct_accuracy", "direct accuracy"),
 )
 TYPE_COLUMNS = (
     ("counts.questions", "n"), ("retrieval.hits@10", "hits@10"), ("retrieval.mrr@10", "MRR@10"),
@@ -39,6 +40,52 @@ def fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.1f}" if abs(v) >= 100 else f"{v:.3f}"
     return str(v)
+
+
+DIRECT_COLUMNS = (
+    ("counts.questions", "n"), ("answers.direct_accuracy", "newsrag strict"),
+    ("answers.direct_accuracy_lenient", "newsrag lenient"), ("baselines.combined.direct_accuracy", "baseline strict"),
+    ("baselines.combined.direct_accuracy_lenient", "baseline lenient"), ("counts.yesno", "yes/no n"),
+    ("answers.direct_accuracy_yesno", "newsrag yes/no"), ("baselines.constant_yes.yesno_accuracy", "constant Yes"),
+    ("counts.entity", "entity n"), ("answers.direct_accuracy_entity", "newsrag entity"),
+    ("baselines.most_frequent_entity.entity_accuracy", "most frequent entity"),
+)
+CONFUSION_COLUMNS = (("yes", "answered Yes"), ("no", "answered No"), ("other", "undecided/other"),
+                     ("abstained", "abstained"))
+
+
+def confusion_table(table: dict[str, dict[str, int]]) -> list[str]:
+    """Markdown rows of a yes/no confusion table (:func:`evals.metrics.yesno_confusion`):
+    rows gold yes / gold no, columns answered Yes, No, undecided/other, abstained, total."""
+    rows = ["| gold | " + " | ".join(c for _, c in CONFUSION_COLUMNS) + " | total |",
+            "|---|" + "---|" * (len(CONFUSION_COLUMNS) + 1)]
+    for gold in ("yes", "no"):
+        counts = table.get(gold, {})
+        cells = [int(counts.get(k, 0)) for k, _ in CONFUSION_COLUMNS]
+        rows.append(f"| gold {gold} | " + " | ".join(str(c) for c in cells) + f" | {sum(cells)} |")
+    return rows
+
+
+def direct_section(metrics: dict) -> list[str]:
+    """The report's "Direct answers and baselines" section: direct accuracy per type for
+    newsrag beside the baselines, and the yes/no confusion tables."""
+    L = ["## Direct answers and baselines", "",
+         "The direct answer (the short answer the text opens with) scored alone. Strict: the gold answer, "
+         "lower-cased, is contained in it; a yes/no gold answer needs it to start with that word and not contain "
+         "the other; no direct answer, an undecided one or an abstention is wrong for an answerable question; an "
+         "unanswerable question is correct iff refused. Lenient: MultiHop-RAG's word overlap on the same text "
+         "(white-space split, so \"Yes.\" does not match \"Yes\"). Baselines, on the same top "
+         f"{M.BASELINE_PASSAGES} retrieved passages: constant \"Yes\" for questions whose gold answer is yes/no; "
+         "the most frequent name in the passages (names already in the question and outlet names dropped) for "
+         "questions asking for a person or organization; the combined baseline answers both kinds, nothing "
+         "else, and never abstains.", "",
+         "| type | " + " | ".join(c for _, c in DIRECT_COLUMNS) + " |", "|---|" + "---|" * len(DIRECT_COLUMNS)]
+    for t, m in [("**all**", metrics), *sorted(metrics.get("by_type", {}).items())]:
+        L.append(f"| {t} | " + " | ".join(fmt(m.get(k)) for k, _ in DIRECT_COLUMNS) + " |")
+    conf = metrics.get("yesno_confusion") or {}
+    for name, label in (("newsrag", "newsrag"), ("constant_yes", "constant-Yes baseline")):
+        L += ["", f"Yes/no questions, {label}:", ""] + confusion_table(conf.get(name, {}))
+    return L
 
 
 def item_quality(s: dict) -> float:
@@ -73,6 +120,11 @@ def _worst(records: Sequence[dict], n: int = 10) -> list[str]:
             continue
         a = r["answer"] or {}
         lines.append(f"**Answer:** {_short(a.get('text', ''), 700)}\n")
+        d = a.get("direct")
+        lines.append((f"**Direct:** {_short(d['text'], 200)} ({d['kind']})" if d else "**Direct:** none")
+                     + f" · strict {fmt(s.get('direct_correct'))} · lenient {fmt(s.get('direct_lenient'))}"
+                     + (f" · baseline “{s.get('baseline_yes') or s.get('baseline_entity')}”"
+                        if s.get("baseline_yes") or s.get("baseline_entity") else "") + "\n")
         lines.append(
             "correct {c} · citation recall {cr} · precision {cp} · gold fact cited {gf} · hits@10 {h} · first gold rank {fr}\n".format(
                 c=fmt(s.get("correct")), cr=fmt(s.get("citation_recall")), cp=fmt(s.get("citation_precision")),
@@ -161,15 +213,19 @@ def write_report(out: Path, metrics: dict, records: Sequence[dict], calibration:
           "Citation recall/precision follow ALCE with the support judge named above, over answered questions. "
           "`answers.accuracy` is MultiHop-RAG's lenient rule (the answer shares any whitespace-separated word "
           "with the gold answer); `answers.gold_terms` is the stricter share of the gold answer's content words "
-          "found in the answer. An abstention counts as correct only for an unanswerable question.",
+          "found in the answer. An abstention counts as correct only for an unanswerable question. "
+          "`answers.direct_accuracy*` score the short direct answer alone (see \"Direct answers and baselines\"); "
+          "`baselines.*` are trivial rules on the same retrieved passages.",
           "", "## Summary", "", "| metric | value |", "|---|---|"]
-    for key in (*METRIC_KEYS, "citations.quotes_exact", "counts.answerable", "counts.unanswerable",
-                "counts.abstained", "counts.citations_written", "counts.citations_final"):
+    for key in (*METRIC_KEYS, *BASELINE_KEYS, "citations.quotes_exact", "counts.answerable", "counts.unanswerable",
+                "counts.abstained", "counts.direct", "counts.yesno", "counts.entity", "counts.citations_written",
+                "counts.citations_final"):
         L.append(f"| {key} | {fmt(metrics.get(key))} |")
     L += ["", "## Per question type", "", "| type | " + " | ".join(c for _, c in TYPE_COLUMNS) + " |",
           "|---|" + "---|" * len(TYPE_COLUMNS)]
     for t, m in [("**all**", metrics), *sorted(metrics.get("by_type", {}).items())]:
         L.append(f"| {t} | " + " | ".join(fmt(m.get(k)) for k, _ in TYPE_COLUMNS) + " |")
+    L += [""] + direct_section(metrics)
     L += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     curve = metrics.get("hits_curve", {}).get("all") or []
     if curve:
@@ -205,7 +261,8 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
 
     (ma, da), (mb, db) = load(a), load(b)
     na, nb = _numeric(ma), _numeric(mb)
-    keys = [k for k in METRIC_KEYS if k in na or k in nb] + sorted((set(na) | set(nb)) - set(METRIC_KEYS))
+    head = (*METRIC_KEYS, *BASELINE_KEYS)
+    keys = [k for k in head if k in na or k in nb] + sorted((set(na) | set(nb)) - set(head))
     width = max(len(k) for k in keys) if keys else 10
     rows = [f"{'metric':<{width}}  {'A':>10}  {'B':>10}  {'B-A':>10}", "-" * (width + 36)]
     for k in keys:
@@ -223,23 +280,29 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
                 x, y = ta.get(k), tb.get(k)
                 diffs.append(f"{y - x:+.3f}" if x is not None and y is not None else "–")
             rows.append(f"  {t:<20} " + "  ".join(diffs))
-    ra, rb = _answers(da), _answers(db)
-    common = set(ra) & set(rb)
+    sa, sb = _answers(da), _answers(db)
+    common = set(sa) & set(sb)
     if common:
-        better = sorted(q for q in common if rb[q] is True and ra[q] is False)
-        worse = sorted(q for q in common if rb[q] is False and ra[q] is True)
-        rows += ["", f"{len(common)} questions in both runs: {len(better)} became correct, {len(worse)} became wrong"]
-        if worse:
-            rows.append("  became wrong: " + ", ".join(worse[:20]) + (" …" if len(worse) > 20 else ""))
+        rows.append("")
+        for key, label in (("correct", "answer (word overlap)"), ("direct_correct", "direct answer (strict)")):
+            ra = {q: sa[q].get(key) for q in common}
+            rb = {q: sb[q].get(key) for q in common}
+            better = sorted(q for q in common if rb[q] is True and ra[q] is False)
+            worse = sorted(q for q in common if rb[q] is False and ra[q] is True)
+            rows.append(f"{len(common)} questions in both runs, {label}: {len(better)} became correct, "
+                        f"{len(worse)} became wrong")
+            if worse:
+                rows.append("  became wrong: " + ", ".join(worse[:20]) + (" …" if len(worse) > 20 else ""))
     return "\n".join(rows)
 
 
-def _answers(run_dir: Path) -> dict[str, bool | None]:
+def _answers(run_dir: Path) -> dict[str, dict]:
+    """Per question of a run's answers.jsonl, its scores."""
     f = run_dir / "answers.jsonl"
-    out: dict[str, bool | None] = {}
+    out: dict[str, dict] = {}
     if f.is_file():
         for line in f.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 r = json.loads(line)
-                out[r["question"]] = r.get("scores", {}).get("correct")
+                out[r["question"]] = r.get("scores") or {}
     return out

@@ -4,8 +4,11 @@ Per question: ``archive.search(question, max(k, 20))`` once (retrieval metrics a
 hits@k curve; matched against ``chunk.text``, the passage without its header), then
 ``archive.ask(question)`` (its own retrieval of ``settings.answer_passages`` passages, timed
 as the question's latency), then the citation metrics of the verified answer with the
-support judge. ``--corpus`` first ingests the corpus into an index cached by the corpus's
-content hash, the embedder and the chunking settings.
+support judge, its direct answer scored alone (strict and lenient, see :mod:`evals.metrics`),
+and two baselines on the top 10 passages of the same search: "Yes" for yes/no questions, the
+most frequent name for questions asking for a person or organization. ``--corpus`` first
+ingests the corpus into an index cached by the corpus's content hash, the embedder and the
+chunking settings.
 """
 from __future__ import annotations
 
@@ -15,17 +18,18 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from evals import metrics as M
 from evals.datasets import EvalItem, load_dataset
-from rag.errors import RagError
+from rag.errors import BadInput, RagError
 from rag.ids import article_id as make_article_id
 from rag.settings import Settings
 
 CURVE_K = 20
 MAX_CONSECUTIVE_ERRORS = 10
 RETRIEVAL_TEXT = "chunk.text (the passage; the header with headline, outlet and date is not included)"
+MULTIHOP_TYPES = ("inference_query", "comparison_query", "temporal_query", "null_query")
 
 
 @dataclass
@@ -89,6 +93,49 @@ def prepare_archive(cfg: EvalConfig, settings: Settings, log=print):
 
 
 # ---- one question ------------------------------------------------------------------------
+def entity_question(item: EvalItem) -> bool:
+    """Does ``item`` ask for a name (person or organization)? MultiHop-RAG's
+    ``inference_query`` questions (its who/which questions); in other datasets, answerable
+    questions whose :func:`rag.answer.question.answer_type` is person or org. Never a question
+    whose gold answer is yes/no."""
+    if not item.answerable or M.gold_yesno(item.answer) is not None:
+        return False
+    if item.qtype == "inference_query":
+        return True
+    if item.qtype in MULTIHOP_TYPES:
+        return False
+    from rag.answer.question import answer_type
+
+    return answer_type(item.question) in ("person", "org")
+
+
+def baseline_scores(item: EvalItem, hits: Sequence) -> dict[str, Any]:
+    """The per-item predictions and strict/lenient scores of the baselines, from the top
+    :data:`evals.metrics.BASELINE_PASSAGES` hits of the question's search: "Yes" for a yes/no
+    gold answer, the most frequent name for an entity question, nothing otherwise (wrong;
+    the baselines never abstain, so an unanswerable question is wrong too)."""
+    yn = M.gold_yesno(item.answer) if item.answerable else None
+    is_entity = entity_question(item)
+    top = list(hits)[: M.BASELINE_PASSAGES]
+    entity = (M.most_frequent_entity(item.question, [h.chunk.text for h in top], [h.chunk.outlet for h in top])
+              if is_entity else None)
+    pred = "Yes" if yn else entity
+    if not item.answerable:
+        strict = lenient = False
+    elif item.answer is None or not item.answer.strip():
+        strict = lenient = None
+    elif pred is None:
+        strict = lenient = False
+    else:
+        strict, lenient = M.direct_strict(pred, item.answer), M.direct_lenient(pred, item.answer)
+    return {
+        "baseline_yes": "Yes" if yn else None, "baseline_yes_correct": (yn == "yes") if yn else None,
+        "baseline_entity": entity,
+        "baseline_entity_correct": (entity is not None and M.direct_strict(entity, item.answer or "")) if is_entity else None,
+        "baseline_correct": strict, "baseline_lenient": lenient,
+    }
+
+
 def judged_passage(src) -> str:
     """What the support judge reads for a cited source: its headline, outlet and publication
     date (as a reader sees them beside the passage, and as a dateline like "TechCrunch,
@@ -143,6 +190,9 @@ def evaluate_item(archive, item: EvalItem, judge, k: int = 10, answerer: str | N
                 "allgold@10": M.allgold_at(texts, facts, 10), "gold_recall@10": M.gold_recall_at(texts, facts, 10),
                 "hits_curve": curve, "first_hit_rank": next((i + 1 for i, v in enumerate(curve) if v), None),
             })
+        yn = M.gold_yesno(item.answer) if item.answerable else None
+        scores.update({"gold_yesno": yn, "entity_question": entity_question(item)})
+        scores.update(baseline_scores(item, hits))
         t1 = time.perf_counter()
         ans = archive.ask(item.question, answerer=answerer)
         latency = (time.perf_counter() - t1) * 1000
@@ -157,6 +207,13 @@ def evaluate_item(archive, item: EvalItem, judge, k: int = 10, answerer: str | N
             cited.add(s.article_id)
             cited.update(_also_in_ids(archive, s.article_id, caches["also_in"]))
         correct, em = M.answer_scores(ans.text, ans.abstained, item.answerable, item.answer)
+        direct = getattr(ans, "direct", None)
+        d_text, d_kind = (direct.text, direct.kind) if direct is not None else (None, None)
+        d_strict, d_lenient = M.direct_scores(d_text, d_kind, ans.abstained, item.answerable, item.answer)
+        scores.update({
+            "direct_kind": d_kind, "direct_correct": d_strict, "direct_lenient": d_lenient,
+            "direct_yesno": M.yesno_outcome(d_text, d_kind, ans.abstained) if yn else None,
+        })
         scores.update({
             "abstained": ans.abstained, "correct": correct, "exact_match": em,
             "gold_terms": (0.0 if ans.abstained else M.gold_term_recall(M.strip_markers(ans.text), item.answer))
@@ -170,6 +227,7 @@ def evaluate_item(archive, item: EvalItem, judge, k: int = 10, answerer: str | N
             "citation_recall": recall, "citation_precision": precision,
             "gold_article_recall": M.gold_article_recall(cited, item.gold_keys) if item.answerable else None,
             "gold_fact_cited": M.gold_fact_cited([s.passage for s in ans.sources], facts) if item.answerable else None,
+            "gold_sentence_cited": M.gold_sentence_cited([s.quote for s in ans.sources], facts) if item.answerable else None,
             "latency_ms": round(latency, 1), "search_ms": round(search_ms, 1),
         })
     except (KeyboardInterrupt, SystemExit):
@@ -190,6 +248,11 @@ def summarize(records: Sequence[dict]) -> dict:
     out["citations.quotes_exact"] = M.ratio(sum(s["quotes_exact"] for s in ok), sum(s["n_sources"] for s in ok))
     types = sorted({s["qtype"] for s in scores})
     out["by_type"] = {t: M.aggregate([s for s in scores if s["qtype"] == t]) for t in types}
+    out["yesno_confusion"] = {
+        "newsrag": M.yesno_confusion((s.get("gold_yesno"), s.get("direct_yesno")) for s in ok),
+        "constant_yes": M.yesno_confusion(
+            (s.get("gold_yesno"), M.yesno_label(s["baseline_yes"]) if s.get("baseline_yes") else None) for s in ok),
+    }
     curves = {t: M.mean_curve([s["hits_curve"] for s in ok if s["qtype"] == t and s.get("hits_curve")]) for t in types}
     out["hits_curve"] = {
         "k": list(range(1, CURVE_K + 1)),
@@ -199,18 +262,27 @@ def summarize(records: Sequence[dict]) -> dict:
     return out
 
 
-def run_eval(cfg: EvalConfig, settings: Settings | None = None, log=None) -> dict:
+def run_eval(cfg: EvalConfig, settings: Settings | None = None, log=None, *,
+             on_progress: Callable[[int, int], None] | None = None, archive=None) -> dict:
     """Evaluate ``cfg.dataset``; write metrics.json, answers.jsonl, report.md and plots to
-    ``cfg.out`` (when given) and return the metrics."""
+    ``cfg.out`` (when given) and return the metrics.
+
+    ``on_progress(done, total)`` is called after each question (an exception it raises ends
+    the run; answers.jsonl keeps the questions done). ``archive``: evaluate this open
+    :class:`rag.archive.Archive` as it is (no ingest; ``cfg.corpus`` must then be unset and
+    ``cfg.index`` is ignored); ``settings`` default to the archive's. The archive is not
+    closed."""
     from tqdm import tqdm
 
     from evals.judge import make_judge
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
-    settings = settings or Settings.load()
+    if archive is not None and cfg.corpus:
+        raise BadInput("give either an open archive or a corpus to ingest, not both")
+    settings = settings or (archive.settings if archive is not None else None) or Settings.load()
     started = time.time()
     items = load_dataset(cfg.dataset, cfg.limit)
-    archive = prepare_archive(cfg, settings, log)
+    archive = archive if archive is not None else prepare_archive(cfg, settings, log)
     judge = make_judge(cfg.judge, settings, embedder=None)
     out = Path(cfg.out) if cfg.out else None
     if out is not None:
@@ -233,6 +305,8 @@ def run_eval(cfg: EvalConfig, settings: Settings | None = None, log=None) -> dic
             if cfg.progress and len(records) % 10 == 0:
                 errs = sum(1 for r in records if r["error"])
                 bar.set_postfix(errors=errs, refresh=False)
+            if on_progress is not None:
+                on_progress(len(records), len(items))
     finally:
         if fh is not None:
             fh.close()

@@ -262,3 +262,211 @@ def test_the_judge_reads_a_sources_headline_outlet_and_date():
     assert not judge.supports(sentence, [passage])  # the bare passage lacks the dateline's names and numbers
     assert judge.supports(sentence, [text])
     assert not judge.supports(sentence.replace("2023", "2021"), [text])  # a wrong year is not in it
+
+
+# ---- direct answers, baselines, progress (no model) --------------------------------------
+from evals.datasets import EvalItem, GoldEvidence  # noqa: E402
+from evals.report import compare_runs, confusion_table, direct_section  # noqa: E402
+from evals.run import summarize  # noqa: E402
+from rag.types import Answer, Chunk, Direct, Hit  # noqa: E402
+
+OPENAI_PASSAGES = [
+    "OpenAI's board later named Emmett Shear. Emmett Shear replaced Mira Murati.",
+    "Sam Altman was fired by OpenAI. Mira Murati became interim CEO, TechCrunch reported.",
+    "Microsoft hired Sam Altman.",
+]
+
+
+def _hit(rank: int, text: str, outlet: str = "TechCrunch") -> Hit:
+    chunk = Chunk(id=f"c{rank}", article_id=f"a{rank}", index=0, text=text, start=0, end=len(text), header="",
+                  title=f"headline {rank}", outlet=outlet)
+    return Hit(chunk=chunk, score=1.0 / rank, rank=rank)
+
+
+class _Records:
+    def get_article(self, article_id):
+        return None
+
+
+class _Store:
+    records = _Records()
+
+
+class _ScriptedArchive:
+    """Search returns fixed passages; ask returns a fixed answer per question."""
+
+    store = _Store()
+
+    def __init__(self, texts, answers):
+        self.texts, self.answers = texts, answers
+
+    def search(self, question, k=10):
+        return [_hit(i, t) for i, t in enumerate(self.texts[:k], 1)]
+
+    def ask(self, question, answerer=None):
+        return self.answers[question]
+
+
+class _AlwaysSupported:
+    name = "always"
+
+    def supports(self, sentence, passages):
+        return True
+
+
+def _direct_items():
+    ev = (GoldEvidence(fact="Emmett Shear replaced Mira Murati.", url="https://example.com/a1"),)
+    return [
+        EvalItem(id="yes1", question="Did TechCrunch report that OpenAI fired Sam Altman?", answer="Yes",
+                 qtype="comparison_query", gold=ev),
+        EvalItem(id="no1", question="Did Microsoft fire Emmett Shear?", answer="No", qtype="comparison_query", gold=ev),
+        EvalItem(id="who1", question="Who replaced Sam Altman as the head of OpenAI?", answer="Emmett Shear",
+                 qtype="inference_query", gold=ev),
+        EvalItem(id="null1", question="Who won the 2023 Nobel Prize in Literature?", answer="Insufficient information.",
+                 answerable=False, qtype="null_query"),
+    ]
+
+
+def _answer(q, text, direct=None, abstained=False):
+    return Answer(question=q, text=text, abstained=abstained, direct=direct)
+
+
+def test_direct_answers_and_baselines_are_scored_per_item():
+    items = _direct_items()
+    # ranks 1-3 the OpenAI passages, 4-10 filler, 11-14 name Mira Murati four more times: beyond the
+    # baseline's top 10, so Emmett Shear (2, first seen) beats Mira Murati (2) and Microsoft (1)
+    texts = OPENAI_PASSAGES + ["nothing to see here."] * 7 + ["Mira Murati spoke."] * 4
+    archive = _ScriptedArchive(texts, {
+        items[0].question: _answer(items[0].question, "Yes. TechCrunch reported it.", Direct("Yes.", "yes", (1,))),
+        items[1].question: _answer(items[1].question, "Yes, but no one knows.", Direct("Yes, but no one knows.", "yes")),
+        items[2].question: _answer(items[2].question, "Emmett Shear. He replaced Murati.",
+                                   Direct("Emmett Shear.", "person", (1,))),
+        items[3].question: _answer(items[3].question, "The archive has no passage that answers this.", abstained=True),
+    })
+    recs = [evaluate_item(archive, it, _AlwaysSupported(), k=10) for it in items]
+    assert [r["error"] for r in recs] == [None] * 4
+    yes, no, who, null = (r["scores"] for r in recs)
+    assert (yes["direct_correct"], yes["direct_lenient"], yes["direct_yesno"]) == (True, False, "yes")
+    assert (yes["baseline_yes"], yes["baseline_yes_correct"], yes["baseline_correct"]) == ("Yes", True, True)
+    assert yes["entity_question"] is False and yes["baseline_entity"] is None
+    # "Yes, but no one knows." holds the other word: wrong, and not a clean yes in the confusion table
+    assert (no["direct_correct"], no["direct_yesno"], no["gold_yesno"]) == (False, "other", "no")
+    assert (no["baseline_yes_correct"], no["baseline_correct"]) == (False, False)
+    assert (who["direct_correct"], who["direct_lenient"], who["entity_question"]) == (True, True, True)
+    assert (who["baseline_entity"], who["baseline_entity_correct"], who["baseline_correct"]) == ("Emmett Shear", True, True)
+    assert who["direct_yesno"] is None and who["baseline_yes"] is None
+    # unanswerable: newsrag refused (right); the baselines never abstain (wrong)
+    assert (null["direct_correct"], null["baseline_correct"], null["entity_question"]) == (True, False, False)
+    assert recs[0]["answer"]["direct"] == {"text": "Yes.", "kind": "yes", "citations": [1]}
+
+    m = summarize(recs)
+    assert m["answers.direct_accuracy"] == pytest.approx(3 / 4)
+    assert m["answers.direct_accuracy_yesno"] == pytest.approx(1 / 2)
+    assert m["answers.direct_accuracy_entity"] == 1.0
+    assert m["baselines.constant_yes.yesno_accuracy"] == pytest.approx(1 / 2)
+    assert m["baselines.most_frequent_entity.entity_accuracy"] == 1.0
+    assert m["baselines.combined.direct_accuracy"] == pytest.approx(2 / 4)
+    assert m["by_type"]["comparison_query"]["answers.direct_accuracy"] == pytest.approx(1 / 2)
+    assert m["yesno_confusion"]["newsrag"] == {"yes": {"yes": 1, "no": 0, "other": 0, "abstained": 0},
+                                               "no": {"yes": 0, "no": 0, "other": 1, "abstained": 0}}
+    assert m["yesno_confusion"]["constant_yes"]["no"] == {"yes": 1, "no": 0, "other": 0, "abstained": 0}
+
+
+def test_no_direct_answer_scores_wrong_and_entity_questions_outside_multihop():
+    item = EvalItem(id="w", question="Which company did Microsoft hire Sam Altman from?", answer="OpenAI", qtype="single",
+                    gold=(GoldEvidence(fact="x", url="https://example.com/x"),))
+    archive = _ScriptedArchive(OPENAI_PASSAGES, {item.question: _answer(item.question, "OpenAI fired him.[1]")})
+    s = evaluate_item(archive, item, _AlwaysSupported())["scores"]
+    assert s["correct"] is True  # the whole answer shares a word with the gold answer ...
+    assert (s["direct_kind"], s["direct_correct"], s["direct_lenient"]) == (None, False, False)  # ... it has no direct one
+    # own datasets: a which-company question is an entity question; Microsoft and Sam Altman are in
+    # the question and TechCrunch is the outlet: OpenAI (2, first seen) ties Emmett Shear (2)
+    assert s["entity_question"] is True and s["baseline_entity"] == "OpenAI"
+    assert s["baseline_entity_correct"] is True and s["baseline_correct"] is True
+    how = EvalItem(id="h", question="How much did Microsoft pay?", answer="$69bn", qtype="single")
+    s = evaluate_item(_ScriptedArchive(OPENAI_PASSAGES, {how.question: _answer(how.question, "$69bn.")}), how,
+                      _AlwaysSupported())["scores"]
+    assert s["entity_question"] is False and s["baseline_entity"] is None and s["baseline_correct"] is False
+
+
+def test_confusion_table_and_direct_section_render():
+    table = {"yes": {"yes": 3, "no": 1, "other": 0, "abstained": 2}, "no": {"yes": 4, "no": 0, "other": 1, "abstained": 0}}
+    assert confusion_table(table) == [
+        "| gold | answered Yes | answered No | undecided/other | abstained | total |",
+        "|---|---|---|---|---|---|",
+        "| gold yes | 3 | 1 | 0 | 2 | 6 |",
+        "| gold no | 4 | 0 | 1 | 0 | 5 |",
+    ]
+    assert confusion_table({})[2] == "| gold yes | 0 | 0 | 0 | 0 | 0 |"
+    metrics = {"counts.questions": 2, "answers.direct_accuracy": 0.5, "baselines.combined.direct_accuracy": 0.25,
+               "by_type": {"comparison_query": {"counts.questions": 2, "answers.direct_accuracy": 1.0}},
+               "yesno_confusion": {"newsrag": table, "constant_yes": {"yes": {"yes": 6}, "no": {"yes": 5}}}}
+    text = "\n".join(direct_section(metrics))
+    assert "| **all** | 2 | 0.500 | – | 0.250 |" in text
+    assert "| comparison_query | 2 | 1.000 | – | – |" in text
+    assert text.index("Yes/no questions, newsrag:") < text.index("| gold yes | 3 | 1 | 0 | 2 | 6 |")
+    assert "Yes/no questions, constant-Yes baseline:" in text and "| gold no | 5 | 0 | 0 | 0 | 5 |" in text
+
+
+def _fake_run(d: Path, metrics: dict, direct: dict[str, bool]) -> Path:
+    d.mkdir()
+    (d / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (d / "answers.jsonl").write_text("".join(
+        json.dumps({"question": q, "scores": {"correct": True, "direct_correct": v}}) + "\n" for q, v in direct.items()),
+        encoding="utf-8")
+    return d
+
+
+def test_compare_shows_direct_accuracy_and_baselines(tmp_path):
+    old = _fake_run(tmp_path / "old", {"answers.accuracy": 0.3, "by_type": {"t": {"answers.accuracy": 0.3}}},
+                    {"q1": False, "q2": True})
+    new = _fake_run(tmp_path / "new", {
+        "answers.accuracy": 0.3, "answers.direct_accuracy": 0.5, "baselines.constant_yes.yesno_accuracy": 0.6,
+        "by_type": {"t": {"answers.accuracy": 0.3, "answers.direct_accuracy": 0.5}}}, {"q1": True, "q2": True})
+    out = compare_runs(old, new)
+    rows = out.splitlines()
+    direct_row = next(r for r in rows if r.startswith("answers.direct_accuracy "))
+    assert direct_row.split()[1:3] == ["–", "0.500"]  # missing in the old run
+    baseline_row = next(r for r in rows if r.startswith("baselines.constant_yes.yesno_accuracy"))
+    assert "0.600" in baseline_row
+    assert rows.index(direct_row) < rows.index(baseline_row)  # metric keys, then the baselines
+    header = next(r for r in rows if r.startswith("per type (B-A)"))
+    assert header.endswith(", exact_match, direct_accuracy")
+    # answers.accuracy, exact_match (in neither run), direct_accuracy (only in B)
+    assert rows[rows.index(header) + 1].split()[-3:] == ["+0.000", "–", "–"]
+    assert "2 questions in both runs, answer (word overlap): 0 became correct, 0 became wrong" in out
+    assert "2 questions in both runs, direct answer (strict): 1 became correct, 0 became wrong" in out
+
+
+def test_run_eval_on_an_open_archive_reports_progress(tmp_path):
+    from rag.archive import Archive
+    from evals.run import run_eval
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    s = Settings(embedder="hash", index=str(tmp_path / "index" / "default"))
+    archive = Archive.create(tmp_path / "open", s)
+    archive.ingest([corpus])
+    calls: list[tuple[int, int]] = []
+    logs: list[str] = []
+    cfg = EvalConfig(dataset="smoke", judge="offline", out=str(tmp_path / "run"), progress=False)
+    m = run_eval(cfg, log=logs.append, on_progress=lambda done, total: calls.append((done, total)), archive=archive)
+    assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert m["counts.questions"] == 5 and m["counts.errors"] == 0
+    assert m["run"]["index"] == str(archive.path) and m["run"]["settings_hash"] == s.answer_hash()
+    assert not any("ingesting" in x for x in logs) and not (tmp_path / "index").exists()
+    assert archive.search("Alibaba memo", k=1)  # still open
+    report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "## Direct answers and baselines" in report and "| gold yes |" in report and "## Worst 10 items" in report
+
+    # a callback that raises ends the run; the questions done so far are written
+    def stop(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        run_eval(EvalConfig(dataset="smoke", judge="offline", out=str(tmp_path / "run2"), progress=False),
+                 log=logs.append, on_progress=stop, archive=archive)
+    assert len(_records(tmp_path / "run2")) == 2
+    with pytest.raises(BadInput, match="not both"):
+        run_eval(EvalConfig(dataset="smoke", corpus=str(corpus), progress=False), archive=archive)

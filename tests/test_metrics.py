@@ -166,3 +166,136 @@ def test_aggregate_combines_items_and_counts_errors():
     assert m["answers.exact_match"] == pytest.approx(1 / 3)
     assert m["abstention.null_accuracy"] == 1.0 and m["abstention.false_refusal"] == 0.0
     assert m["latency.p50_ms"] == 200.0 and m["latency.p95_ms"] == pytest.approx(290.0)
+
+
+# ---- direct answers and baselines --------------------------------------------------------
+def test_direct_strict_is_containment_of_the_lower_cased_gold():
+    assert M.direct_strict("Emmett Shear.", "Emmett Shear")
+    assert M.direct_strict("The new interim CEO is EMMETT  SHEAR [1].", "emmett shear")  # case, spaces, markers
+    assert not M.direct_strict("Shear.", "Emmett Shear")  # part of the name is not enough
+    assert not M.direct_strict("Mira Murati.", "Emmett Shear")
+    assert M.direct_strict("$69bn (£56bn).", "$69bn")
+    assert not M.direct_strict("anything", "   ")  # an empty gold answer matches nothing
+
+
+def test_direct_lenient_is_multihop_word_overlap_on_the_same_text():
+    assert M.direct_lenient("Shear.", "Emmett Shear") is False  # "shear." is not the word "shear"
+    assert M.direct_lenient("Emmett Shear.", "Emmett Shear") is True  # "emmett" is shared
+    assert M.direct_lenient("Mira Murati [1]", "Mira Murati") is True  # markers removed first
+    # the official rule splits on white space only: "Yes." shares no word with "Yes"
+    assert M.direct_lenient("Yes.", "Yes") is False
+    assert M.direct_lenient("Yes it did.", "Yes") is True
+
+
+def test_yes_no_rule_edge_cases():
+    assert M.gold_yesno(" Yes ") == "yes" and M.gold_yesno("No.") == "no"
+    assert M.gold_yesno("Not sure") is None and M.gold_yesno(None) is None
+    assert M.yesno_label("Yes.") == "yes"
+    assert M.yesno_label("No.") == "no"
+    assert M.yesno_label("Yes, but no one knows why.") == "other"  # contains the other word
+    assert M.yesno_label("No; yes according to [2].") == "other"
+    assert M.yesno_label("Not according to the archive.") == "other"  # "not" is not "no"
+    assert M.yesno_label("Nobody said yes.") == "other"  # must start with the word
+    assert M.yesno_label("[1] Yes, both reported it.") == "yes"  # a leading marker is not a word
+    assert M.direct_strict("No.", "no")
+    assert M.direct_strict("NO, it did not.", "No")
+    assert not M.direct_strict("Yes, but no...", "Yes")
+    assert not M.direct_strict("Yes.", "No")
+    assert not M.direct_strict("Yesterday it did.", "Yes")  # "yesterday" is not the word yes
+
+
+def test_direct_scores_abstentions_missing_and_undecided_answers():
+    # answerable: (strict, lenient)
+    assert M.direct_scores("Emmett Shear.", "person", False, True, "Emmett Shear") == (True, True)
+    assert M.direct_scores("Shear.", "person", False, True, "Emmett Shear") == (False, False)
+    assert M.direct_scores("Yes.", "yes", False, True, "Yes") == (True, False)
+    assert M.direct_scores(None, None, False, True, "Yes") == (False, False)  # no direct answer yet
+    assert M.direct_scores("Yes.", "yes", True, True, "Yes") == (False, False)  # abstained
+    # undecided: its text may name the gold answer, it still does not answer
+    assert M.direct_scores("The archive shows Google [1] and Apple [2]; it does not say which.", "none",
+                           False, True, "Google") == (False, False)
+    assert M.direct_scores("Yes.", "yes", False, True, None) == (None, None)  # no gold answer
+    # unanswerable: correct iff abstained, direct answer or not
+    assert M.direct_scores(None, None, True, False, "Insufficient information.") == (True, True)
+    assert M.direct_scores("Yes.", "yes", False, False, None) == (False, False)
+
+
+def test_yesno_outcomes_and_confusion_counts():
+    assert M.yesno_outcome("Yes.", "yes", False) == "yes"
+    assert M.yesno_outcome("No.", "no", False) == "no"
+    assert M.yesno_outcome("Yes, but no.", "yes", False) == "other"
+    assert M.yesno_outcome(None, None, False) == "other"
+    assert M.yesno_outcome("The archive does not say whether...", "none", False) == "other"
+    assert M.yesno_outcome("Yes.", "yes", True) == "abstained"
+    pairs = [("yes", "yes"), ("yes", "no"), ("yes", "yes"), ("no", "yes"), ("no", "abstained"), ("no", "other"),
+             ("no", None), (None, "yes")]  # None outcome: other; a non-yes/no gold: skipped
+    assert M.yesno_confusion(pairs) == {
+        "yes": {"yes": 2, "no": 1, "other": 0, "abstained": 0},
+        "no": {"yes": 1, "no": 0, "other": 2, "abstained": 1},
+    }
+
+
+def test_most_frequent_entity_baseline():
+    passages = [
+        "Sam Altman was fired by OpenAI. Mira Murati became interim CEO, TechCrunch reported.",
+        "OpenAI's board later named Emmett Shear. Emmett Shear replaced Mira Murati.",
+        "Microsoft hired Sam Altman.",
+    ]
+    q = "Who replaced Sam Altman as the head of OpenAI?"
+    # counts without the dropped names: Mira Murati 2, Emmett Shear 2, Microsoft 1 (TechCrunch is an
+    # outlet; Sam Altman and OpenAI / OpenAI's are all in the question): tie, first seen wins
+    assert M.most_frequent_entity(q, passages, ["TechCrunch", None]) == "Mira Murati"
+    assert M.most_frequent_entity(q, passages[1:], ["TechCrunch"]) == "Emmett Shear"
+    # without the outlet list TechCrunch counts (once, after Mira Murati's first mention)
+    assert M.most_frequent_entity(q, passages[:1], []) == "Mira Murati"
+    assert M.most_frequent_entity(q, passages[:1], ["techcrunch"]) == "Mira Murati"
+    assert M.most_frequent_entity("Did OpenAI fire Sam Altman?", ["OpenAI fired Sam Altman."], []) is None
+    assert M.most_frequent_entity(q, [], []) is None
+    # a possessive counts as the name itself
+    assert M.most_frequent_entity("Who?", ["Google's deal. Google said. Apple agreed."], []) == "Google"
+
+
+def test_aggregate_direct_accuracy_and_baselines():
+    def s(**kw):
+        base = dict(direct_kind="yes", direct_correct=False, direct_lenient=False, gold_yesno=None,
+                    entity_question=False, baseline_yes=None, baseline_yes_correct=None, baseline_entity=None,
+                    baseline_entity_correct=None, baseline_correct=False, baseline_lenient=False)
+        return _score(**{**base, **kw})
+
+    scores = [
+        s(qtype="cmp", gold_yesno="yes", direct_correct=True, baseline_yes="Yes", baseline_yes_correct=True,
+          baseline_correct=True, baseline_lenient=True),
+        s(qtype="cmp", gold_yesno="no", baseline_yes="Yes", baseline_yes_correct=False),
+        s(qtype="cmp", gold_yesno="no", direct_correct=True, direct_lenient=True, baseline_yes="Yes",
+          baseline_yes_correct=False),
+        s(qtype="inf", entity_question=True, direct_kind="person", direct_correct=True, direct_lenient=True,
+          baseline_entity="Google", baseline_entity_correct=False, baseline_lenient=True),
+        s(qtype="inf", entity_question=True, direct_kind=None, baseline_entity="Apple", baseline_entity_correct=True,
+          baseline_correct=True, baseline_lenient=True),
+        s(qtype="null", answerable=False, abstained=True, direct_kind=None, direct_correct=True, direct_lenient=True),
+        {"qtype": "cmp", "answerable": True, "error": "RuntimeError: boom"},  # errors count nowhere
+    ]
+    m = M.aggregate(scores)
+    assert set(M.METRIC_KEYS) | set(M.BASELINE_KEYS) <= set(m)
+    assert m["answers.direct_accuracy"] == pytest.approx(4 / 6)
+    assert m["answers.direct_accuracy_lenient"] == pytest.approx(3 / 6)
+    assert m["answers.direct_accuracy_yesno"] == pytest.approx(2 / 3)
+    assert m["answers.direct_accuracy_entity"] == pytest.approx(1 / 2)
+    assert m["baselines.constant_yes.yesno_accuracy"] == pytest.approx(1 / 3)
+    assert m["baselines.most_frequent_entity.entity_accuracy"] == pytest.approx(1 / 2)
+    assert m["baselines.combined.direct_accuracy"] == pytest.approx(2 / 6)
+    assert m["baselines.combined.direct_accuracy_lenient"] == pytest.approx(3 / 6)
+    assert m["counts.yesno"] == 3 and m["counts.entity"] == 2 and m["counts.direct"] == 4
+    # old runs' scores have none of these fields: the metrics are missing, not 0
+    old = M.aggregate([_score()])
+    assert old["answers.direct_accuracy"] is None and old["baselines.combined.direct_accuracy"] is None
+
+
+def test_gold_sentence_cited_needs_the_fact_in_a_quote():
+    fact = "Bankman-Fried was found guilty on seven counts."
+    assert M.gold_sentence_cited(["Sam Bankman-Fried was found guilty on seven counts.", "x"], [fact]) == 1.0
+    # a quote that is part of a fact counts only when it covers half of it
+    assert M.gold_sentence_cited(["found guilty on seven counts."], [fact]) == 1.0
+    assert M.gold_sentence_cited(["seven counts."], [fact]) == 0.0
+    assert M.gold_sentence_cited(["The trial began."], [fact]) == 0.0
+    assert M.gold_sentence_cited(["anything"], []) is None
