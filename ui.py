@@ -4,8 +4,9 @@
     rag ui       [--index DIR] [--host 127.0.0.1] [--port 7860]
 
 Presentation and wiring only: answers come from :meth:`rag.archive.Archive.ask_stream`,
-follow-ups are rewritten by :mod:`rag.followup`, uploads are stored by :mod:`rag.uploads`.
-The archive (index and models) is opened once per process. Binds 127.0.0.1 unless told
+follow-ups are rewritten by :mod:`rag.followup`, uploads are stored by :mod:`rag.uploads`,
+evals run through :func:`evals.run.run_eval` on the open archive (Evals tab, one at a time,
+each into a fresh ``<runs>/<timestamp>/``). The archive (index and models) is opened once per process. Binds 127.0.0.1 unless told
 otherwise; never shares publicly unless ``--share``; basic auth when ``RAG_UI_USER`` and
 ``RAG_UI_PASSWORD`` are set. Renders offline: system fonts, no CDN, analytics off.
 
@@ -17,6 +18,7 @@ import argparse
 import html
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -47,6 +49,9 @@ CSS = """
 .nr-answer .flag { color: #b45309; font-size: .8em; }
 .nr-answer .searching { font-size: .85em; opacity: .75; margin-bottom: .3em; }
 .nr-answer .meta { font-size: .78em; opacity: .65; margin-top: .4em; }
+.nr-answer .direct { font-size: 1.08em; margin-bottom: .35em; }
+.nr-answer .removed { font-size: .82em; opacity: .8; margin-top: .4em; }
+.nr-answer .removed > summary { cursor: pointer; }
 .nr-answer .refusal { border-left: 3px solid #b45309; padding-left: .6em; }
 .nr-answer .error { border-left: 3px solid #dc2626; padding-left: .6em; }
 .nr-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6em .8em; margin: .5em 0;
@@ -118,31 +123,72 @@ def _searching(rewritten: str | None) -> str:
     return f'<div class="searching">Searching for: <em>{_esc(rewritten)}</em></div>' if rewritten else ""
 
 
+def _norm(text: str) -> str:
+    return " ".join(_MARKER.sub(" ", text or "").split()).lower()
+
+
+def render_direct(direct, turn: int, titles: dict[int, str] | None = None) -> str:
+    """The direct answer ("Emmett Shear.", "Yes.") in bold on its own line, with the chips of the
+    sources it rests on; ``[n]`` markers inside its text become chips in place."""
+    titles = titles or {}
+    text = str(direct.text or "").strip()
+    inline = {int(n) for n in _MARKER.findall(text)}
+    bold = _MARKER.sub(lambda m: f"</strong>{render_chip(turn, int(m.group(1)), titles.get(int(m.group(1)), ''))}<strong>", _esc(text))
+    chips = "".join(render_chip(turn, n, titles.get(n, "")) for n in direct.citations if n not in inline)
+    bold = f"<strong>{bold}</strong>".replace("<strong></strong>", "")
+    return f'<div class="direct" data-kind="{_esc(direct.kind)}">{bold}{chips}</div>'
+
+
+def render_removed(removed: Sequence[str]) -> str:
+    """The sentences the verifier left out (no shown passage supports them), folded: shown on
+    request, escaped; "" when there are none."""
+    removed = [str(r) for r in removed or () if str(r).strip()]
+    if not removed:
+        return ""
+    n = len(removed)
+    items = "".join(f"<li>{_esc(r)}</li>" for r in removed)
+    return (f'<details class="removed"><summary>{n} sentence{"s" if n != 1 else ""} removed: '
+            f'no shown passage supports {"them" if n != 1 else "it"}</summary><ul>{items}</ul></details>')
+
+
 def render_answer(ans, turn: int, rewritten: str | None = None) -> str:
-    """The chat bubble of a verified :class:`rag.types.Answer`: sentences with citation chips,
-    unsupported sentences flagged, refusals shown as refusals; all text escaped."""
+    """The chat bubble of a verified :class:`rag.types.Answer`: the direct answer (when there is
+    one) in bold on its own line, then the evidence sentences with citation chips, unsupported
+    sentences flagged, removed sentences folded away; refusals shown as refusals; all text
+    escaped."""
     head = _searching(rewritten)
+    direct = getattr(ans, "direct", None)
     if ans.abstained:
         body = f'<div class="refusal"><strong>No answer.</strong> {_esc(ans.text)}</div>'
     else:
         titles = {s.n: s.title for s in ans.sources}
+        sentences = list(ans.sentences)
+        text = ans.text
+        top = ""
+        if direct is not None and str(direct.text or "").strip():
+            top = render_direct(direct, turn, titles)
+            if sentences and _norm(sentences[0].text) == _norm(direct.text):
+                sentences = sentences[1:]  # the direct answer is also the first sentence
+            if text.startswith(direct.text):
+                text = re.sub(r"^(?:\s*\[\d+\])*", "", text[len(direct.text):]).strip()
         parts = []
-        for s in ans.sentences:
+        for s in sentences:
             chips = "".join(render_chip(turn, n, titles.get(n, "")) for n in s.citations)
-            text = _esc(s.text)
+            stext = _esc(s.text)
             if not s.supported:
-                text = f'<span class="unsupported" title="no shown passage supports this sentence">{text}</span> <span class="flag">(unsupported)</span>'
-            parts.append(text + chips)
-        if not parts:  # no sentence breakdown: chips from the markers in the text
-            parts.append(_MARKER.sub(lambda m: render_chip(turn, int(m.group(1))), _esc(ans.text)))
-        body = f'<div>{" ".join(parts)}</div>'
+                stext = f'<span class="unsupported" title="no shown passage supports this sentence">{stext}</span> <span class="flag">(unsupported)</span>'
+            parts.append(stext + chips)
+        if not parts and not ans.sentences and text:  # no sentence breakdown: chips from the markers in the text
+            parts.append(_MARKER.sub(lambda m: render_chip(turn, int(m.group(1))), _esc(text)))
+        body = top + (f'<div class="evidence">{" ".join(parts)}</div>' if parts else "")
+    removed = getattr(ans, "removed_sentences", ()) or ()
     total = ans.timing_ms.get("total")
     meta = f"{ans.answerer} · {len(ans.sources)} source{'s' if len(ans.sources) != 1 else ''}"
     if total is not None:
         meta += f" · {total / 1000:.1f} s"
     if ans.removed_citations:
         meta += f" · {ans.removed_citations} unverified citation(s) removed"
-    return _one_line(f'<div class="nr-answer">{head}{body}<div class="meta">{meta}</div></div>')
+    return _one_line(f'<div class="nr-answer">{head}{body}{render_removed(removed)}<div class="meta">{meta}</div></div>')
 
 
 def render_source(src, turn: int) -> str:
@@ -243,20 +289,120 @@ def render_ingest(result, report=None) -> str:
     return "\n\n".join(lines) or "Nothing uploaded."
 
 
+def _html_as_text(markdown: str) -> str:
+    """Markdown whose raw HTML (article text and questions quoted in a report) shows as text:
+    ``&``, ``<`` and ``>`` escaped outside fenced code blocks (shown verbatim anyway)."""
+    parts = re.split(r"(^```.*?^```[ \t]*$)", markdown, flags=re.M | re.S)
+    return "".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+
+
+def render_report(report: str | Path) -> tuple[str, list[str]]:
+    """(markdown, PNG paths) of one eval run's ``report.md``: its relative images are left to
+    the gallery below it (a page cannot load them from the report's folder)."""
+    rep = Path(report)
+    text = _html_as_text(rep.read_text(encoding="utf-8", errors="replace"))
+    text = re.sub(r"!\[([^\]]*)\]\((?![a-z]+:)([^)\s]+)\)", r"*(plot \2: see Plots above)*", text)
+    pngs = sorted(str(p.resolve()) for p in rep.parent.glob("*.png"))
+    return f"*Report:* {_esc(rep)}\n\n{text}", pngs
+
+
 def latest_eval(runs_dir: str | Path) -> tuple[str, list[str]]:
     """(markdown, PNG paths) of the newest ``runs/*/report.md``, or how to make one."""
     reports = sorted(Path(runs_dir).glob("*/report.md"), key=lambda p: p.stat().st_mtime)
     if not reports:
         return (
-            f"No eval report yet (looked for `{runs_dir}/*/report.md`). Run `rag eval --out {runs_dir}/NAME` "
-            "(see `rag eval --help`) and reload this tab.", []
+            f"No eval report yet (looked for <code>{_esc(runs_dir)}/&#42;/report.md</code>). Run one above, or run "
+            f"<code>rag eval --out {_esc(runs_dir)}/NAME</code> (see `rag eval --help`) and reload this tab.", []
         )
-    rep = reports[-1]
-    text = rep.read_text(encoding="utf-8", errors="replace")
-    # relative images cannot load from the page: the gallery below shows the run's PNGs
-    text = re.sub(r"!\[([^\]]*)\]\((?![a-z]+:)([^)\s]+)\)", r"*(plot \2: see Plots below)*", text)
-    pngs = sorted(str(p.resolve()) for p in rep.parent.glob("*.png"))
-    return f"*Report:* {_esc(rep)}\n\n{text}", pngs
+    return render_report(reports[-1])
+
+
+# ---- evals from the UI ---------------------------------------------------------------------
+EVAL_EXTENSIONS = (".json", ".jsonl")
+
+
+def sample_dataset() -> Path:
+    """The bundled sample QA set (``evals/datasets/sample_qa.jsonl``), meant for the sample
+    archive (``rag/sample``)."""
+    from evals.datasets import DATASETS_DIR
+
+    return DATASETS_DIR / "sample_qa.jsonl"
+
+
+def dataset_fit(archive, dataset: str | Path) -> tuple[int, int]:
+    """(gold articles of ``dataset`` the open archive holds, gold articles it names): how well
+    an eval set matches the archive (the sample QA set is written for the sample archive)."""
+    from evals.datasets import load_dataset
+
+    keys = list(dict.fromkeys(k for it in load_dataset(dataset) for k in it.gold_keys))
+    held = sum(1 for k in keys if archive.store.records.get_article(k) is not None)
+    return held, len(keys)
+
+
+def new_run_dir(runs_dir: str | Path) -> Path:
+    """A fresh folder ``<runs_dir>/<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... when taken)."""
+    root = Path(runs_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for i in range(1, 1000):
+        d = root / (stamp if i == 1 else f"{stamp}-{i}")
+        try:
+            d.mkdir()
+            return d
+        except FileExistsError:
+            continue
+    raise BadInput("too many eval runs this second", file=str(root))
+
+
+def stage_dataset(upload: Any, run_dir: Path, settings) -> Path:
+    """Copy an uploaded eval dataset into ``<run_dir>/uploads/`` under a safe name (the rules of
+    :mod:`rag.uploads`: size limit, no symlinks, no path from the client's name) and return it.
+    Only ``.json`` (MultiHop-RAG) and ``.jsonl`` files are accepted."""
+    from rag.uploads import save_uploads
+
+    result = save_uploads(run_dir, [upload], settings)
+    if result.errors:
+        err = result.errors[0]
+        raise BadInput(err.reason, file=Path(str(err.file)).name)
+    if not result.saved:
+        raise BadInput("no dataset uploaded")
+    path = result.saved[0]
+    if path.suffix not in EVAL_EXTENSIONS:
+        path.unlink()
+        raise BadInput("an eval dataset is a MultiHop-RAG .json file or a .jsonl file", file=path.name)
+    return path
+
+
+def eval_on_archive(archive, dataset: str | Path, out: str | Path, limit: int | None = None,
+                    on_progress=None, answerer: str | None = None) -> Path:
+    """Evaluate ``dataset`` (first ``limit`` questions) on the open ``archive`` as it is (no
+    ingest) with :func:`evals.run.run_eval`, writing the run (metrics.json, answers.jsonl,
+    report.md, plots) into ``out``; returns report.md's path. ``on_progress(done, total)`` is
+    called before the first question and after each one."""
+    from evals.datasets import load_dataset
+    from evals.run import EvalConfig, run_eval
+
+    items = load_dataset(dataset, limit)
+    if not items:
+        raise BadInput("the dataset has no questions", file=Path(dataset).name)
+    if on_progress:
+        on_progress(0, len(items))
+    cfg = EvalConfig(dataset=str(dataset), answerer=answerer, limit=limit, out=str(out), progress=False)
+    run_eval(cfg, archive.settings, log=lambda msg: None, on_progress=on_progress, archive=archive)
+    report = Path(out) / "report.md"
+    if not report.is_file():
+        raise RagError(f"the eval run wrote no report in {out}")
+    return report
+
+
+def _one_line_error(exc: Exception) -> str:
+    if isinstance(exc, BadInput) and exc.file:
+        where = Path(str(exc.file)).name + (f":{exc.line}" if exc.line is not None else "")
+        msg = f"{where}: {exc.reason}"
+    else:
+        msg = str(exc)
+    msg = " ".join(msg.split())
+    return f"**Error:** {_esc(msg[:300])}"
 
 
 def parse_outlets(outlets: Any) -> list[str] | None:
@@ -354,6 +500,51 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
                 return f"**Error:** {_esc(exc)}", render_stats(archive.stats()), gr.skip(), None
         return render_ingest(result, report), render_stats(archive.stats()), gr.Dropdown(choices=archive.outlets()), None
 
+    sample = sample_dataset()
+    try:
+        held, named = dataset_fit(archive, sample)
+        sample_n = sum(1 for line in sample.read_text(encoding="utf-8").splitlines() if line.strip())
+    except (OSError, RagError):
+        held, named, sample_n = 0, 0, 0
+    sample_label = f"Bundled sample QA set ({sample_n} questions; meant for the sample archive, rag/sample)"
+    sample_info = (
+        f"The open archive holds {held} of the {named} articles the sample set cites"
+        + ("." if held == named else ": on another archive its scores say little; upload a dataset for it.")
+    )
+
+    def run_evaluation(source, upload, limit, progress=gr.Progress()):
+        """Evals tab: evaluate a dataset on the open archive into a fresh runs/<timestamp>/,
+        then show its report and plots (one-line error on bad input)."""
+        started = time.monotonic()
+        try:
+            n = int(limit) if limit not in (None, "") else None
+        except (TypeError, ValueError):
+            n = None
+        if n is not None and n < 1:
+            n = None
+        if source == "upload" and not upload:
+            return "**Error:** upload a dataset (MultiHop-RAG .json or .jsonl) first, or choose the sample set.", gr.skip(), gr.skip()
+        run_dir = None
+        try:
+            run_dir = new_run_dir(runs_dir)
+            dataset = stage_dataset(upload, run_dir, settings) if source == "upload" else sample
+            from evals.datasets import load_dataset
+
+            load_dataset(dataset, n)  # validate before the models load
+            progress(0, desc="Loading the support judge…")
+
+            def on_progress(done: int, total: int) -> None:
+                progress((done, total), desc=f"question {done} of {total}", unit="questions")
+
+            report = eval_on_archive(archive, dataset, run_dir, limit=n, on_progress=on_progress)
+        except (RagError, OSError, ValueError) as exc:
+            if run_dir is not None and not (run_dir / "report.md").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            return _one_line_error(exc), gr.skip(), gr.skip()
+        md, pngs = render_report(report)
+        status = f"Evaluated on <code>{_esc(archive.path)}</code> in {time.monotonic() - started:.0f} s; run saved in <code>{_esc(run_dir)}</code>."
+        return status, md, gr.Gallery(value=pngs, visible=bool(pngs))
+
     def refresh():
         """Page load / reload: index stats, outlet choices, newest eval report."""
         md, pngs = latest_eval(runs_dir)
@@ -401,9 +592,25 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
                 ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest-btn")
                 ingest_out = gr.Markdown(elem_id="ingest-report")
             with gr.Tab("Evals", id="evals-tab"):
-                reload_btn = gr.Button("Reload", size="sm")
-                eval_md = gr.Markdown(elem_id="eval-report")
+                gr.Markdown("Run an eval on the open archive: retrieval, answers and citation checks per question "
+                            "(`rag eval` does the same from the command line).")
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        eval_source = gr.Radio(
+                            [(sample_label, "sample"), ("Upload a dataset (MultiHop-RAG .json, or .jsonl)", "upload")],
+                            value="sample", label="Dataset", info=sample_info, elem_id="eval-source",
+                        )
+                        eval_file = gr.File(
+                            file_count="single", file_types=list(EVAL_EXTENSIONS), type="filepath", elem_id="eval-upload",
+                            label=f"Dataset file (MultiHop-RAG query JSON, or JSONL with question/answer/answerable/gold; at most {settings.max_upload_mb} MB)",
+                        )
+                    with gr.Column(scale=1):
+                        eval_limit = gr.Number(value=None, precision=0, minimum=0, label="Questions (first N; empty: all)", elem_id="eval-limit")
+                        eval_btn = gr.Button("Run eval", variant="primary", elem_id="eval-run")
+                        reload_btn = gr.Button("Show latest report", size="sm", elem_id="eval-reload")
+                eval_status = gr.Markdown(elem_id="eval-status")
                 eval_plots = gr.Gallery(label="Plots", columns=2, height=460, object_fit="contain", elem_id="eval-plots", visible=False)
+                eval_md = gr.Markdown(elem_id="eval-report", latex_delimiters=[])
 
         chat_io = dict(
             inputs=[box, chatbot, turns, sections, since, until, outlets, answerer, top_k],
@@ -414,6 +621,12 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
         send.click(respond, **chat_io)
         clear.click(lambda: ([], [], [], render_panel([])), outputs=[chatbot, turns, sections, sources], api_visibility="private")
         ingest_btn.click(ingest, inputs=[files], outputs=[ingest_out, stats, outlets, files], api_visibility="private")
+        # one eval at a time, in its own queue group: chat requests keep their own workers
+        eval_btn.click(
+            run_evaluation, inputs=[eval_source, eval_file, eval_limit], outputs=[eval_status, eval_md, eval_plots],
+            api_visibility="private", concurrency_limit=1, concurrency_id="eval", show_progress="full",
+        )
+        eval_file.upload(lambda: "upload", outputs=[eval_source], api_visibility="private")
         for trigger in (app.load, reload_btn.click):
             trigger(refresh, outputs=[stats, outlets, eval_md, eval_plots], api_visibility="private")
         gr.api(ask, api_name="ask")
@@ -459,7 +672,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default; needs internet)")
-    p.add_argument("--runs", default="runs", help="folder of eval runs shown in the Evals tab (default: runs)")
+    p.add_argument("--runs", default="runs", help="folder of eval runs: the Evals tab shows the newest and writes new runs there (default: runs)")
 
 
 def run(args) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 from typing import Sequence
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.add_argument("--answerer", choices=["extractive", "llm"], help="default: extractive (or $RAG_ANSWERER)")
+    p.add_argument("--show-removed", action="store_true",
+                   help="after the sources, list the sentences left out because no shown passage supports them")
     _filters(p)
     _common(p)
 
@@ -150,6 +153,53 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _split_direct(ans) -> tuple[str | None, str]:
+    """(first line, the rest) of an answer's text: the direct answer with its ``[n]`` markers on
+    a line of its own when the answer has one, then the evidence sentences."""
+    direct = getattr(ans, "direct", None)
+    text = ans.text.strip()
+    if ans.abstained or direct is None or not str(direct.text or "").strip():
+        return None, text
+    d = direct.text.strip()
+    if text.startswith(d):
+        m = re.match(r"(?:\s*\[\d+\])*", text[len(d):])
+        return d + m.group(0).replace(" ", ""), text[len(d) + m.end():].strip()
+    marks = "" if re.search(r"\[\d+\]", d) else "".join(f"[{n}]" for n in direct.citations)
+    return d + marks, text
+
+
+def format_answer(ans, show_removed: bool = False) -> str:
+    """The human output of ``rag ask``: the direct answer first (its own line), the evidence
+    sentences, the sources with their quotes, then either the removed sentences
+    (``show_removed``) or how many there are."""
+    lines: list[str] = []
+    first, rest = _split_direct(ans)
+    if first:
+        lines.append(first)
+    if rest:
+        lines.append(textwrap.fill(rest, 100))
+    if ans.sources:
+        lines.append("\nSources:")
+    for s in ans.sources:
+        lines.append(f"[{s.n}] {s.title} — {s.outlet or 'unknown outlet'} — {_fmt_date(s.published_at)}" + (f"\n    {s.url}" if s.url else ""))
+        lines.append(textwrap.indent(textwrap.fill(f"“{s.quote}”", 96), "    "))
+        if s.also_ran_in:
+            lines.append(_also_ran_in(s.also_ran_in))
+    unsupported = [x for x in ans.sentences if not x.supported]
+    if unsupported:
+        lines.append(f"\n{len(unsupported)} sentence(s) not supported by any shown passage.")
+    removed = [r for r in (getattr(ans, "removed_sentences", ()) or ()) if str(r).strip()]
+    if show_removed:
+        if removed:
+            lines.append(f"\nRemoved ({len(removed)} sentence(s) no shown passage supports; left out of the answer):")
+            lines += [textwrap.fill(r, 100, initial_indent="  - ", subsequent_indent="    ") for r in removed]
+        else:
+            lines.append("\nRemoved: none (every sentence the answerer wrote is supported by a shown passage).")
+    elif removed:
+        lines.append(f"\n{len(removed)} sentence(s) removed: no shown passage supports them (--show-removed lists them).")
+    return "\n".join(lines)
+
+
 def cmd_ask(args) -> int:
     from rag.archive import Archive
 
@@ -158,17 +208,7 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(ans.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(textwrap.fill(ans.text, 100))
-    if ans.sources:
-        print("\nSources:")
-    for s in ans.sources:
-        print(f"[{s.n}] {s.title} — {s.outlet or 'unknown outlet'} — {_fmt_date(s.published_at)}" + (f"\n    {s.url}" if s.url else ""))
-        print(textwrap.indent(textwrap.fill(f"“{s.quote}”", 96), "    "))
-        if s.also_ran_in:
-            print(_also_ran_in(s.also_ran_in))
-    unsupported = [x for x in ans.sentences if not x.supported]
-    if unsupported:
-        print(f"\n{len(unsupported)} sentence(s) not supported by any shown passage.")
+    print(format_answer(ans, show_removed=getattr(args, "show_removed", False)))
     return 0
 
 

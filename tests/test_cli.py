@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 from tests.conftest import ROOT, SEED
 
@@ -59,3 +60,88 @@ def test_errors_are_one_line_with_exit_codes(tmp_path):
     bad.write_text('[{"title": "x", "body": "fine text here."}, {"title": ', encoding="utf-8")
     p = rag("ingest", str(bad), "--index", str(tmp_path / "i2"), "--quiet", check=False)
     assert p.returncode == 0 and f"{bad}:1" in p.stderr
+
+
+# ---- rag ask: the direct answer, removed sentences, filters -----------------------------------
+def _direct_answer():
+    from rag.types import Answer, Direct, Sentence, Source
+
+    src = Source(n=1, article_id="a", chunk_id="c", title="OpenAI names interim CEO", outlet="TechCrunch", author=None,
+                 published_at=None, url=None, quote="OpenAI has appointed Emmett Shear as interim CEO.", start=0, end=48)
+    return Answer(
+        question="Who replaced Mira Murati as OpenAI's interim CEO?",
+        text="Emmett Shear.[1] OpenAI has appointed Emmett Shear as interim CEO, replacing Murati.[1]",
+        abstained=False, sentences=(Sentence("OpenAI has appointed Emmett Shear as interim CEO, replacing Murati.", (1,)),),
+        sources=(src,), direct=Direct("Emmett Shear.", "person", (1,)),
+        removed_sentences=("The company also announced a $50 billion buyback.",),
+    )
+
+
+def test_format_answer_puts_the_direct_answer_on_the_first_line():
+    from rag.cli import format_answer
+
+    out = format_answer(_direct_answer())
+    lines = out.splitlines()
+    assert lines[0] == "Emmett Shear.[1]"
+    assert lines[1].startswith("OpenAI has appointed Emmett Shear") and "Emmett Shear.[1]" not in lines[1]
+    assert "buyback" not in out  # removed sentences only on request
+    assert "1 sentence(s) removed" in out and "--show-removed" in out
+
+
+def test_format_answer_show_removed_lists_them_after_the_sources():
+    from rag.cli import format_answer
+
+    out = format_answer(_direct_answer(), show_removed=True)
+    assert out.index("Sources:") < out.index("Removed (1 sentence") < out.index("$50 billion buyback")
+    assert "  - The company also announced a $50 billion buyback." in out.splitlines()
+    plain = format_answer(replace(_direct_answer(), direct=None, removed_sentences=()), show_removed=True)
+    assert plain.splitlines()[0].startswith("Emmett Shear.[1] OpenAI has appointed")  # no direct: the text as is
+    assert "Removed: none" in plain
+
+
+def test_ask_show_removed_and_json_direct(tmp_path, corpus_dir):
+    idx = str(tmp_path / "idx")
+    rag("ingest", str(corpus_dir), "--index", idx, "--quiet")
+    q = "What does the Pentagon memo allege about Alibaba?"
+    ans = json.loads(rag("ask", q, "--index", idx, "--json").stdout)
+    assert "direct" in ans and "removed_sentences" in ans
+    assert isinstance(ans["removed_sentences"], list)
+    out = rag("ask", q, "--index", idx, "--show-removed").stdout
+    first = out.splitlines()[0]
+    if ans["direct"] is not None:  # the direct answer opens the text and is printed on a line of its own
+        d = ans["direct"]
+        assert set(d) == {"text", "kind", "citations"} and ans["text"].startswith(d["text"])
+        assert first.startswith(d["text"]) and set(d["citations"]) <= {s["n"] for s in ans["sources"]}
+    else:
+        assert first == ans["text"][: len(first)]
+    assert out.index("Sources:") < out.index("Removed")
+    assert all(r in out for r in ans["removed_sentences"])
+    if not ans["removed_sentences"]:
+        assert "Removed: none" in out
+
+
+def test_ask_filters_and_answerer(tmp_path, corpus_dir):
+    idx = str(tmp_path / "idx")
+    rag("ingest", str(corpus_dir), "--index", idx, "--quiet")
+    q = "What did Apple do about Beeper Mini?"
+    base = json.loads(rag("ask", q, "--index", idx, "--json", "--answerer", "extractive").stdout)
+    assert base["answerer"] == "extractive" and not base["abstained"]
+    assert any(s["outlet"] == "TechCrunch" for s in base["sources"])
+
+    only = json.loads(rag("ask", q, "--index", idx, "--json", "--outlet", "BBC News - Technology").stdout)
+    assert only["abstained"] or all(s["outlet"] == "BBC News - Technology" for s in only["sources"])
+    assert not any(s["outlet"] == "TechCrunch" for s in only["sources"])
+
+    since = json.loads(rag("ask", q, "--index", idx, "--json", "--since", "2023-12-01").stdout)
+    assert since["sources"] and all(s["published_at"] and s["published_at"][:10] >= "2023-12-01" for s in since["sources"])
+    late = json.loads(rag("ask", q, "--index", idx, "--json", "--since", "2024-06-01").stdout)
+    assert late["abstained"] and late["sources"] == []  # nothing in the archive is that recent
+
+    two = json.loads(rag("ask", q, "--index", idx, "--json", "--outlet", "TechCrunch", "--outlet", "Mashable",
+                         "--since", "2023-10-01", "--answerer", "extractive").stdout)
+    assert two["sources"] and {s["outlet"] for s in two["sources"]} <= {"TechCrunch", "Mashable"}
+
+    p = rag("ask", q, "--index", idx, "--answerer", "gpt", check=False)
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+    p = rag("ask", q, "--index", idx, "--since", "last tuesday", check=False)
+    assert p.returncode != 0 and "date" in p.stderr and p.stderr.strip().count("\n") == 0

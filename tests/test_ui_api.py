@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -17,7 +18,7 @@ from gradio_client import Client  # noqa: E402
 
 import ui  # noqa: E402
 from rag.errors import BadInput  # noqa: E402
-from rag.types import Answer, Sentence, Source  # noqa: E402
+from rag.types import Answer, Direct, Sentence, Source  # noqa: E402
 
 QUESTION = "What does the Pentagon memo allege about Alibaba and the Chinese military?"
 KEYS = {"question", "text", "abstained", "sentences", "sources", "removed_citations", "timing_ms", "settings_hash"}
@@ -178,3 +179,115 @@ def test_latest_eval_report(tmp_path):
     md, pngs = ui.latest_eval(tmp_path)
     assert "recall@5 0.9" in md and pngs == [str((run / "recall.png").resolve())]
     assert "![" not in md and "plot recall.png" in md  # shown in the gallery instead
+
+
+def _direct_answer(direct_text: str = "Emmett Shear.", removed: tuple[str, ...] = ()) -> Answer:
+    base = _answer()
+    return Answer(
+        question="Who replaced Mira Murati as OpenAI's interim CEO?",
+        text=f"{direct_text}[1] OpenAI has appointed Emmett Shear as interim CEO.[1][2]",
+        abstained=False,
+        sentences=(Sentence(direct_text, (1,)), Sentence("OpenAI has appointed Emmett Shear as interim CEO.", (1, 2))),
+        sources=base.sources, direct=Direct(direct_text, "person", (1,)), removed_sentences=removed,
+    )
+
+
+def test_render_direct_answer_in_bold_above_the_evidence():
+    out = ui.render_answer(_direct_answer(), turn=2)
+    direct = re.search(r'<div class="direct"[^>]*>(.*?)</div>', out).group(1)
+    assert direct.startswith("<strong>Emmett Shear.</strong>") and 'href="#src-2-1"' in direct
+    evidence = re.search(r'<div class="evidence">(.*?)</div>', out).group(1)
+    assert out.index('class="direct"') < out.index('class="evidence"')
+    assert evidence.startswith("OpenAI has appointed") and "Emmett Shear.<" not in evidence  # not repeated below
+    assert evidence.count('class="cite"') == 2 and "<strong>" not in evidence
+    assert "removed" not in out  # nothing was removed: no fold
+    plain = ui.render_answer(_answer(), turn=1)
+    assert 'class="direct"' not in plain and "<strong>" not in plain  # no direct answer: no bold line
+
+
+def test_render_direct_answer_markers_and_escaping():
+    out = ui.render_answer(_direct_answer(direct_text=EVIL), turn=1)
+    _no_raw_html(out)
+    assert "<strong>&lt;script&gt;" in out
+    none = Direct("The archive shows A [1] and B [2]; it does not say which came first.", "none", (1, 2))
+    html_ = ui.render_direct(none, 4)
+    assert html_.count('class="cite"') == 2 and 'href="#src-4-2"' in html_  # markers become chips in place
+    assert "[1]" not in html_ and "<strong>The archive shows A </strong>" in html_
+
+
+def test_render_removed_sentences_folded_and_escaped():
+    removed = ("The company also announced a $50 billion buyback.", EVIL)
+    out = ui.render_answer(_direct_answer(removed=removed), turn=1)
+    _no_raw_html(out)
+    fold = re.search(r'<details class="removed">(.*?)</details>', out).group(1)
+    assert "<summary>2 sentences removed: no shown passage supports them</summary>" in fold
+    assert "&#36;50 billion buyback" in fold and fold.count("<li>") == 2
+    assert "buyback" not in out.replace(fold, "")  # only inside the fold
+    assert ui.render_removed(()) == "" and "supports it</summary>" in ui.render_removed(["One."])
+
+
+# ---- evals from the UI ---------------------------------------------------------------------------
+def test_new_run_dir_is_fresh_and_timestamped(tmp_path):
+    a, b = ui.new_run_dir(tmp_path / "runs"), ui.new_run_dir(tmp_path / "runs")
+    assert a != b and a.parent == b.parent == tmp_path / "runs" and a.is_dir() and b.is_dir()
+    assert re.fullmatch(r"\d{8}-\d{6}(-\d+)?", a.name) and b.name.startswith(a.name[:15])
+
+
+def test_stage_dataset_keeps_names_and_types_safe(tmp_path, hash_settings):
+    run = ui.new_run_dir(tmp_path / "runs")
+    src = tmp_path / "src"
+    src.mkdir()
+    good = src / "my qa;$(x).jsonl"
+    good.write_text('{"question": "q?"}\n', encoding="utf-8")
+    saved = ui.stage_dataset(str(good), run, hash_settings)
+    assert saved.parent == run / "uploads" and saved.name == "my_qa_x.jsonl" and saved.read_text() == good.read_text()
+    csv = src / "qa.csv"
+    csv.write_text("question\nq?\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="MultiHop-RAG .json file or a .jsonl"):
+        ui.stage_dataset(str(csv), run, hash_settings)
+    assert not (run / "uploads" / "qa.csv").exists()
+    with pytest.raises(BadInput, match="'..'"):
+        ui.stage_dataset({"path": str(good), "orig_name": "../../etc/x.jsonl"}, run, hash_settings)
+    assert sorted(p.name for p in (run / "uploads").iterdir()) == ["my_qa_x.jsonl"]
+
+
+def test_eval_on_archive_writes_the_report_and_plots(hash_archive, tmp_path):
+    held, named = ui.dataset_fit(hash_archive, ui.sample_dataset())
+    assert 0 < held < named  # the seed is in this archive, the sample's MultiHop articles are not
+    seen = []
+    out = tmp_path / "runs" / "r1"
+    report = ui.eval_on_archive(hash_archive, ui.sample_dataset(), out, limit=3, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert report == out / "report.md" and {"metrics.json", "answers.jsonl", "metrics_by_type.png", "hits_at_k.png"} <= {p.name for p in out.iterdir()}
+    md, pngs = ui.render_report(report)
+    assert "# Eval report: sample_qa.jsonl" in md and "3 questions" in md and "![" not in md
+    assert [Path(p).name for p in pngs] == ["hits_at_k.png", "metrics_by_type.png"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok?"}\n{"answer": "no question"}\n', encoding="utf-8")
+    with pytest.raises(BadInput) as exc:
+        ui.eval_on_archive(hash_archive, bad, tmp_path / "runs" / "r2")
+    line = ui._one_line_error(exc.value)
+    assert line == "**Error:** bad.jsonl:2: each line needs a &#x27;question&#x27;" and "\n" not in line
+
+
+def test_render_report_shows_article_html_as_text(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "report.md").write_text(
+        f"# Eval report\n\n**Q:** {EVIL}\n\n| metric | value |\n|---|---|\n| a & b | 1 |\n\n```\nagreement <0.9>\n```\n\n![hits_at_k.png](hits_at_k.png)\n",
+        encoding="utf-8")
+    md, _ = ui.render_report(run / "report.md")
+    assert "<script" not in md and "<img" not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert "| a &amp; b | 1 |" in md and "agreement <0.9>" in md  # code blocks are shown verbatim anyway
+    assert "**Q:**" in md and "plot hits_at_k.png" in md
+
+
+def test_eval_runs_one_at_a_time_beside_the_chat(minilm_archive, tmp_path):
+    """The Evals tab's Run is queued in its own group of one worker: a second eval waits, chat
+    requests keep their own workers."""
+    app = ui.build_app(minilm_archive, minilm_archive.settings, runs_dir=tmp_path)
+    fns = {f.name: f for f in app.fns.values()}
+    run, chat = fns["run_evaluation"], fns["respond"]
+    assert run.concurrency_limit == 1 and run.concurrency_id == "eval"
+    assert chat.concurrency_id != run.concurrency_id and chat.concurrency_limit != 1
+    assert run.queue is not False and run.api_visibility == "private"

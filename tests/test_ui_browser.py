@@ -9,6 +9,7 @@ may leave 127.0.0.1.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from contextlib import contextmanager
@@ -43,6 +44,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+RUNS: dict[str, str] = {}  # app url -> its runs folder
+
+
+def ui_runs_dir(url: str) -> str:
+    return RUNS[url]
+
+
 @pytest.fixture(scope="module")
 def app_url(minilm_archive, tmp_path_factory):
     """The UI served by this test on a free local port; closed afterwards."""
@@ -60,6 +68,7 @@ def app_url(minilm_archive, tmp_path_factory):
     plt.close(fig)
     app = ui.build_app(minilm_archive, minilm_archive.settings, runs_dir=runs)
     _, url, _ = ui.launch_app(app, minilm_archive.settings, port=free_port(), runs_dir=runs, prevent_thread_lock=True, quiet=True)
+    RUNS[url] = str(runs)
     yield url
     app.close()
 
@@ -95,6 +104,21 @@ def chromium_page():
             yield pg
         finally:
             browser.close()
+
+
+@contextmanager
+def served_page(archive, runs: Path):
+    """The chat over ``archive`` served on 127.0.0.1, and a Chromium page open on it (the
+    question box loaded); the server is closed afterwards."""
+    app = ui.build_app(archive, archive.settings, runs_dir=runs)
+    _, url, _ = ui.launch_app(app, archive.settings, port=free_port(), runs_dir=runs, prevent_thread_lock=True, quiet=True)
+    try:
+        with chromium_page() as page:
+            page.goto(url)
+            page.locator("#question textarea").wait_for()
+            yield page
+    finally:
+        app.close()
 
 
 def ask(page, question: str, answers_before: int) -> None:
@@ -154,6 +178,38 @@ def test_chat_in_browser(page, app_url, tmp_path):
     print(f"screenshots in {tmp_path}")
 
 
+WHO = "Which company is Apple reportedly planning to work with on Apple Intelligence features for iPhones sold in China?"
+
+
+def test_direct_answer_in_bold_in_browser(page, app_url, minilm_archive, tmp_path):
+    """A "which company" question: when the answer has a direct answer (``direct`` in its JSON),
+    the chat shows it in bold on its own line above the evidence, with its chips; otherwise no
+    bold line is drawn."""
+    expected = minilm_archive.ask(WHO).to_dict()
+    page.goto(app_url)
+    page.locator("#question textarea").wait_for()
+    ask(page, WHO, 0)
+    answer = page.locator("#chat .nr-answer").last
+    direct = answer.locator(".direct")
+    if expected["direct"] is None:
+        assert direct.count() == 0 and answer.locator("strong").count() == 0
+    else:
+        bold = direct.locator("strong").first
+        want = re.sub(r"\s*\[\d+\]", "", expected["direct"]["text"]).strip()
+        assert want.startswith(bold.inner_text().strip())
+        weight = bold.evaluate("el => getComputedStyle(el).fontWeight")
+        assert int(weight) >= 600
+        assert direct.locator("a.cite").count() == len(expected["direct"]["citations"]) or "[" in expected["direct"]["text"]
+        evidence = answer.locator(".evidence")
+        if evidence.count():
+            assert direct.bounding_box()["y"] + direct.bounding_box()["height"] <= evidence.bounding_box()["y"] + 1
+    removed = answer.locator("details.removed")
+    assert removed.count() == (1 if expected["removed_sentences"] else 0)
+    page.screenshot(path=str(tmp_path / "direct.png"))
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.outside == []  # type: ignore[attr-defined]
+
+
 def test_archive_and_evals_tabs_in_browser(page, app_url, minilm_archive, tmp_path):
     page.goto(app_url)
     page.get_by_role("tab", name="Archive").click()
@@ -185,6 +241,29 @@ def test_archive_and_evals_tabs_in_browser(page, app_url, minilm_archive, tmp_pa
     img.wait_for()
     page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
     page.screenshot(path=str(tmp_path / "6-evals.png"))
+
+    # run an eval from the tab: the bundled sample QA set, first 3 questions, on the open archive
+    runs = Path(ui_runs_dir(app_url))
+    before = {p.name for p in runs.iterdir()}
+    playwright_api.expect(page.locator("#eval-source")).to_contain_text("Bundled sample QA set")
+    page.locator("#eval-source").get_by_label("Bundled sample QA set", exact=False).check()
+    page.locator("#eval-limit input").fill("3")
+    page.locator("#eval-run").click()
+    status = page.locator("#eval-status")
+    playwright_api.expect(status).to_contain_text("Evaluated on", timeout=LONG)
+    report = page.locator("#eval-report")
+    playwright_api.expect(report).to_contain_text("Eval report: sample_qa.jsonl")
+    playwright_api.expect(report).to_contain_text("3 questions")
+    assert report.locator("table").count() >= 2  # summary and per-type tables rendered from markdown
+    assert "recall@5" not in report.inner_text()  # the new run's report replaced the old one
+    imgs = page.locator("#eval-plots img")
+    imgs.first.wait_for()
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=imgs.first.element_handle())
+    assert imgs.count() == 2
+    (new,) = {p.name for p in runs.iterdir()} - before  # one fresh, timestamped run folder
+    assert {"report.md", "metrics.json", "answers.jsonl", "metrics_by_type.png", "hits_at_k.png"} <= {p.name for p in (runs / new).iterdir()}
+    assert new in status.inner_text()
+    page.screenshot(path=str(tmp_path / "7-eval-run.png"), full_page=True)
     assert page.errors == []  # type: ignore[attr-defined]
     assert page.outside == []  # type: ignore[attr-defined]
 
@@ -203,12 +282,8 @@ def test_sources_panel_shows_where_else_the_story_ran(hash_settings, tmp_path):
     archive.ingest([f])
     runs = tmp_path / "runs"
     runs.mkdir()
-    app = ui.build_app(archive, archive.settings, runs_dir=runs)
-    _, url, _ = ui.launch_app(app, archive.settings, port=free_port(), runs_dir=runs, prevent_thread_lock=True, quiet=True)
     try:
-        with chromium_page() as page:
-            page.goto(url)
-            page.locator("#question textarea").wait_for()
+        with served_page(archive, runs) as page:
             ask(page, RAIL_QUESTION, 0)
             panel = page.locator("#sources")
             cards = panel.locator(".nr-src")
@@ -228,5 +303,44 @@ def test_sources_panel_shows_where_else_the_story_ran(hash_settings, tmp_path):
             assert page.errors == []  # type: ignore[attr-defined]
             assert page.outside == []  # type: ignore[attr-defined]
     finally:
-        app.close()
         archive.close()
+
+
+def test_llm_answer_direct_in_bold_and_removed_on_request(tmp_path, corpus_dir):
+    """An LLM answer (a scripted OpenAI-compatible server on 127.0.0.1) that opens with a direct
+    answer and adds an invented sentence: the chat shows the direct answer in bold on its own
+    line above the evidence, and the invented sentence only inside a folded "removed" note."""
+    from rag.archive import Archive
+    from rag.settings import Settings
+    from tests.fakes import ScriptedLLMServer
+
+    evidence = ("Apple is reportedly planning to collaborate with Alibaba to integrate its Apple Intelligence AI "
+                "features into iPhones sold in China.")
+    invented = "The company also announced a $50 billion buyback."
+    with ScriptedLLMServer(f"Alibaba. [1]\n{evidence}[1] {invented}[1]") as llm:
+        settings = Settings.load(env={}, index=str(tmp_path / "idx"), embedder="hash", llm_base_url=llm.base_url,
+                                 llm_model="scripted-model", answerer="llm")
+        archive = Archive.create(settings=settings)
+        archive.ingest([corpus_dir])
+        try:
+            with served_page(archive, tmp_path / "runs") as page:
+                ask(page, WHO, 0)
+                answer = page.locator("#chat .nr-answer").last
+                bold = answer.locator(".direct strong")
+                assert bold.count() == 1 and bold.inner_text().strip() == "Alibaba."
+                assert int(bold.evaluate("el => getComputedStyle(el).fontWeight")) >= 600
+                assert answer.locator(".direct a.cite").count() == 1
+                direct_box, evidence_box = answer.locator(".direct").bounding_box(), answer.locator(".evidence").bounding_box()
+                assert direct_box["y"] + direct_box["height"] <= evidence_box["y"] + 1  # its own line, above
+                assert "Apple is reportedly planning" in answer.locator(".evidence").inner_text()
+                fold = answer.locator("details.removed")
+                assert fold.count() == 1 and fold.get_attribute("open") is None
+                assert "1 sentence removed" in fold.locator("summary").inner_text()
+                playwright_api.expect(fold.locator("li")).to_be_hidden()  # shown on request only
+                fold.locator("summary").click()
+                playwright_api.expect(fold.locator("li")).to_have_text(invented)
+                page.screenshot(path=str(tmp_path / "direct-llm.png"))
+                assert page.errors == []  # type: ignore[attr-defined]
+                assert page.outside == []  # type: ignore[attr-defined]
+        finally:
+            archive.close()

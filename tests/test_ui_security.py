@@ -77,9 +77,14 @@ def hostile_archive(tmp_path_factory) -> Archive:
 
 
 @pytest.fixture(scope="module")
-def served(hostile_archive, tmp_path_factory):
-    app = ui.build_app(hostile_archive, hostile_archive.settings, runs_dir=tmp_path_factory.mktemp("runs"))
-    _, url, _ = ui.launch_app(app, hostile_archive.settings, port=free_port(), prevent_thread_lock=True, quiet=True)
+def runs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def served(hostile_archive, runs_dir):
+    app = ui.build_app(hostile_archive, hostile_archive.settings, runs_dir=runs_dir)
+    _, url, _ = ui.launch_app(app, hostile_archive.settings, port=free_port(), runs_dir=runs_dir, prevent_thread_lock=True, quiet=True)
     yield app, url
     app.close()
 
@@ -114,7 +119,7 @@ def _no_payload_ran(page) -> None:
     assert page.dialogs == [] and page.outside == []  # type: ignore[attr-defined]
     for sel in ("img[src='x']", "svg[onload]", "[onerror]", "[onmouseover]", "iframe[src^='javascript']", "a[href^='javascript']"):
         assert page.locator(sel).count() == 0, sel
-    assert page.locator("#chat script, #sources script, #stats script").count() == 0
+    assert page.locator("#chat script, #sources script, #stats script, #eval-report script, #eval-status script").count() == 0
 
 
 @pytest.mark.slow
@@ -183,6 +188,59 @@ def test_uploads_in_the_browser_keep_names_types_and_folder(page, served, hostil
         assert all(n.endswith(".jsonl") and all(ch.isalnum() or ch in "._-" for ch in n) for n in names), names
     assert not (Path.cwd() / "pwned").exists() and not (src / "pwned").exists()
     _no_payload_ran(page)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_eval_dataset_upload_is_safe_and_its_text_renders_as_text(page, served, runs_dir, tmp_path):
+    """The Evals tab runs an uploaded dataset (MultiHop-RAG JSON) whose question, answer and gold
+    fact carry payloads: it is stored under a safe name inside the fresh run folder, the report
+    shows the payloads as text and runs nothing; a broken dataset gives a one-line error and
+    leaves no run folder behind."""
+    _, url = served
+    src = tmp_path / "src"
+    src.mkdir()
+    hostile = src / "evil qa;$(touch pwned) ü.json"
+    hostile.write_text(json.dumps([{
+        "query": f"How much was the Maple Street park budget {SCRIPT} that the council approved?",
+        "answer": IMG, "question_type": "inference_query",
+        "evidence_list": [{"url": "javascript:window.__pwned=1", "title": SCRIPT, "source": IMG, "fact": f"4.2 million dollars {IMG}"}],
+    }]), encoding="utf-8")
+    broken = src / "broken.jsonl"
+    broken.write_text('{"question": "Fine?"}\n{"answer": "a line without a question"}\n', encoding="utf-8")
+
+    page.goto(url)
+    page.get_by_role("tab", name="Evals").click()
+    before = set(runs_dir.iterdir())
+    page.locator("#eval-upload input[type=file]").set_input_files(str(hostile))
+    playwright_api().expect(page.locator("#eval-source").get_by_label("Upload a dataset", exact=False)).to_be_checked()
+    page.locator("#eval-run").click()
+    status = page.locator("#eval-status")
+    playwright_api().expect(status).to_contain_text("Evaluated on", timeout=180_000)
+    report = page.locator("#eval-report")
+    playwright_api().expect(report).to_contain_text("1 questions")
+    assert SCRIPT in report.inner_text()  # the question, shown as text
+    (run,) = set(runs_dir.iterdir()) - before
+    names = [p.name for p in (run / "uploads").iterdir()]
+    assert names == ["evil_qa_touch_pwned.json"], names
+    assert (run / "report.md").is_file() and not (Path.cwd() / "pwned").exists() and not (src / "pwned").exists()
+    page.screenshot(path=str(tmp_path / "eval-hostile.png"), full_page=True)
+    _no_payload_ran(page)
+
+    page.locator("#eval-upload button[aria-label='Clear']").first.click()
+    page.locator("#eval-upload input[type=file]").set_input_files(str(broken))
+    playwright_api().expect(page.locator("#eval-upload")).to_contain_text("broken.jsonl")
+    page.locator("#eval-run").click()
+    playwright_api().expect(status).to_contain_text("Error:", timeout=60_000)
+    line = status.inner_text().strip()
+    assert line == "Error: broken.jsonl:2: each line needs a 'question'", line
+    assert set(runs_dir.iterdir()) - before == {run}  # the failed run left no folder
+    _no_payload_ran(page)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def playwright_api():
+    return pytest.importorskip("playwright.sync_api")
 
 
 # ---- uploads over HTTP -------------------------------------------------------------------------
