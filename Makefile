@@ -12,7 +12,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test test-fast index browser clean
+.PHONY: setup run test test-fast index browser clean answer-models
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ test: setup browser
 # Inner loop: everything but the slow (model-backed corpus, browser) tests.
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" -x
+
+# Refit the extractive answerer's models (rag/answer/models/*.json) on the MultiHop-RAG dev
+# split in ../shared/datasets (ingests the corpus into index/eval-<hash> once, ~6 min here).
+answer-models: setup
+	$(PY) -m evals.train_answer --corpus ../shared/datasets/multihop-rag/corpus.json \
+		--dataset ../shared/datasets/multihop-rag/queries-dev.json
 
 clean:
 	rm -rf $(VENV) index/sample .pytest_cache

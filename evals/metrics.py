@@ -12,8 +12,9 @@ space runs collapsed, ``[n]`` markers removed); a yes/no gold answer needs the d
 to start with the right word and not contain the other one as a word; an unanswerable
 question is correct iff the answer abstained; an abstention, a missing direct answer or an
 undecided one (kind ``none``) is wrong for an answerable question. Beside it the lenient
-rule is MultiHop-RAG's word overlap on the same direct text (so "Yes." does not share the
-word "yes" with the gold "Yes": the official rule splits on white space only).
+rule is MultiHop-RAG's word overlap on the same direct answer as its ``qa_evaluate.py``
+extracts it: the official script scores the quoted answer of 'The answer to the question is
+"Yes"', so the direct answer's closing period is dropped before the white-space split.
 Two baselines on the same retrieved passages put those figures in context: "Yes" for every
 question whose gold answer is yes/no, and the most frequent name of the top 10 passages
 (:func:`most_frequent_entity`) for questions asking for a person or organization.
@@ -273,8 +274,10 @@ def direct_strict(text: str, gold: str) -> bool:
 
 
 def direct_lenient(text: str, gold: str) -> bool:
-    """MultiHop-RAG's word-overlap rule on the prediction without its citation markers."""
-    return word_overlap(strip_markers(text), gold)
+    """MultiHop-RAG's word-overlap rule on the direct answer without its citation markers and
+    closing punctuation (the official script scores the answer it extracts from 'The answer
+    to the question is "..."', which carries none)."""
+    return word_overlap(strip_markers(text).rstrip(" .!?;:"), gold)
 
 
 def direct_scores(text: str | None, kind: str | None, abstained: bool, answerable: bool,

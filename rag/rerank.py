@@ -42,6 +42,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from rag.text import idf as text_idf
+
 FEATURES: tuple[str, ...] = (
     "q_bm25", "q_cos", "q_rank", "q_sent", "q_sent2", "title", "named", "date", "recent",
     "side_bm25", "side_rank", "side_sent", "side_elig",
@@ -97,7 +99,7 @@ class TermWeights:
             ptr = np.asarray(bm25.scores["indptr"])
             n = float(bm25.scores["num_docs"])
             df = np.diff(ptr).astype(np.float64)
-            idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            idf = text_idf(df, n)
         except (AttributeError, KeyError, TypeError):
             pass
         if idf is not None and vocab is not None and len(idf) < len(vocab):

@@ -54,7 +54,7 @@ class Settings:
     syndication: bool = True  # one member per near-duplicate story, others as "also ran in"
     # answering
     answerer: str = "extractive"  # "extractive" or "llm"
-    answer_passages: int = 6
+    answer_passages: int = 8
     max_answer_sentences: int = 3
     answer_embed_sentences: int = 0  # extractive: rerank this many sentences with MiniLM (0: lexical only;
     # on the dev split 16 gave the same answer accuracy (0.323 vs 0.327) at 6x the latency)

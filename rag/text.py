@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import NamedTuple
@@ -134,6 +135,16 @@ def stem(word: str) -> str:
     return w
 
 
+def idf(df, n):
+    """The one IDF of newsrag: BM25's, kept positive, ``log(1 + (n - df + 0.5) / (df + 0.5))``
+    for a term found in ``df`` of ``n`` texts (scalars, or numpy arrays of ``df``)."""
+    if isinstance(df, (int, float)):
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+    import numpy as np
+
+    return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
 # --- sentence splitting -----------------------------------------------------------------
 
 # Never end a sentence after these (titles, "Jan. 5", "No. 3").
@@ -176,18 +187,49 @@ def _is_boundary(line: str, m: re.Match) -> bool:
     return True
 
 
+_ABBREV_END = re.compile(r"(?:\b(?:[^\W\d_]\.){2,}|\b(?P<word>[^\W\d_]+)\.)$")
+
+
+def _continues(prev: str, nxt: str) -> bool:
+    """True when a line ending in ``prev`` is cut mid-sentence after an abbreviation and
+    ``nxt`` (the next line) carries the sentence on: "The U.S." / "Department of Defense
+    has released..."."""
+    m = _ABBREV_END.search(prev)
+    if not m:
+        return False
+    if m.group("word") is not None and m.group("word").lower() not in _NO_BREAK:
+        return False
+    nw = _NEXT_WORD.match(nxt)
+    if not nw:
+        return False
+    word = nw.group(1)
+    return word[0].islower() or word.lower() not in _OPENERS
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans ``(start, end)`` of the sentences of ``text``, stripped of surrounding
-    white space. Every line break ends a sentence."""
+    white space. A line break ends a sentence, except after an abbreviation that cannot end
+    one when the next line carries the sentence on ("The U.S.\n\nDepartment of Defense has
+    released...": one sentence, its span covering the break)."""
     spans: list[tuple[int, int]] = []
+    line_starts: set[int] = set()
     for lm in _LINE.finditer(text):
         line, base, start = lm.group(0), lm.start(), 0
+        first = len(spans)
         for m in _END.finditer(line):
             if _is_boundary(line, m):
                 _add(spans, line, base, start, m.end())
                 start = m.end()
         _add(spans, line, base, start, len(line))
-    return spans
+        if len(spans) > first:
+            line_starts.add(spans[first][0])
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s in line_starts and _continues(text[merged[-1][0]:merged[-1][1]], text[s:e]):
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _add(spans: list[tuple[int, int]], line: str, base: int, s: int, e: int) -> None:
@@ -209,7 +251,10 @@ _NOT_NAMES = STOPWORDS | frozenset(
     """mr mrs ms dr prof sen rep gov gen president ceo cfo chief ex former new according
     monday tuesday wednesday thursday friday saturday sunday january february march april may
     june july august september october november december jan feb mar apr jun jul aug sep sept
-    oct nov dec yes no it's i'm we're they're here's there's that's what's""".split()
+    oct nov dec yes no it's i'm we're they're here's there's that's what's though although despite
+    unlike like singer star rapper actor actress quarterback coach chair chairman chairwoman founder
+    co-founder cofounder judge senator attorney billionaire executive director minister secretary
+    spokesperson spokesman spokeswoman analyst reporter columnist editor professor""".split()
 )
 
 
@@ -245,7 +290,11 @@ def entity_spans(text: str) -> list[EntitySpan]:
     for m in _ENTITY.finditer(text):
         group: list[re.Match] = []
         for w in re.finditer(r"[^\s-]+(?:-[^\s-]+)*", m.group(0)):
-            if w.group(0).lower().strip(".’'") in _NOT_NAMES and w.group(0).lower() not in connectors:
+            low = w.group(0).lower().replace("’", "'")
+            if low.strip(".'") in _NOT_NAMES and low not in connectors:
+                emit(group, m.start())
+                group = []
+            elif low == "of" and len(group) >= 2:  # "Moungi Bawendi of MIT": two names
                 emit(group, m.start())
                 group = []
             else:

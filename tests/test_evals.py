@@ -346,7 +346,7 @@ def test_direct_answers_and_baselines_are_scored_per_item():
     recs = [evaluate_item(archive, it, _AlwaysSupported(), k=10) for it in items]
     assert [r["error"] for r in recs] == [None] * 4
     yes, no, who, null = (r["scores"] for r in recs)
-    assert (yes["direct_correct"], yes["direct_lenient"], yes["direct_yesno"]) == (True, False, "yes")
+    assert (yes["direct_correct"], yes["direct_lenient"], yes["direct_yesno"]) == (True, True, "yes")
     assert (yes["baseline_yes"], yes["baseline_yes_correct"], yes["baseline_correct"]) == ("Yes", True, True)
     assert yes["entity_question"] is False and yes["baseline_entity"] is None
     # "Yes, but no one knows." holds the other word: wrong, and not a clean yes in the confusion table

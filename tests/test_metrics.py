@@ -179,11 +179,12 @@ def test_direct_strict_is_containment_of_the_lower_cased_gold():
 
 
 def test_direct_lenient_is_multihop_word_overlap_on_the_same_text():
-    assert M.direct_lenient("Shear.", "Emmett Shear") is False  # "shear." is not the word "shear"
+    assert M.direct_lenient("Shear.", "Emmett Shear") is True  # closing period dropped, as the script extracts
+    assert M.direct_lenient("Shear, Inc.", "Emmett Shear") is False  # "shear," is not the word "shear"
     assert M.direct_lenient("Emmett Shear.", "Emmett Shear") is True  # "emmett" is shared
     assert M.direct_lenient("Mira Murati [1]", "Mira Murati") is True  # markers removed first
     # the official rule splits on white space only: "Yes." shares no word with "Yes"
-    assert M.direct_lenient("Yes.", "Yes") is False
+    assert M.direct_lenient("Yes.", "Yes") is True
     assert M.direct_lenient("Yes it did.", "Yes") is True
 
 
@@ -207,8 +208,8 @@ def test_yes_no_rule_edge_cases():
 def test_direct_scores_abstentions_missing_and_undecided_answers():
     # answerable: (strict, lenient)
     assert M.direct_scores("Emmett Shear.", "person", False, True, "Emmett Shear") == (True, True)
-    assert M.direct_scores("Shear.", "person", False, True, "Emmett Shear") == (False, False)
-    assert M.direct_scores("Yes.", "yes", False, True, "Yes") == (True, False)
+    assert M.direct_scores("Shear.", "person", False, True, "Emmett Shear") == (False, True)  # strict needs the whole name
+    assert M.direct_scores("Yes.", "yes", False, True, "Yes") == (True, True)
     assert M.direct_scores(None, None, False, True, "Yes") == (False, False)  # no direct answer yet
     assert M.direct_scores("Yes.", "yes", True, True, "Yes") == (False, False)  # abstained
     # undecided: its text may name the gold answer, it still does not answer

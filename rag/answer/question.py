@@ -103,7 +103,16 @@ def answer_type(question: str) -> str:
                 return "date"
             if base in _NUMBER_NOUNS:
                 return "number"
-        return "org" if word == "which" else "none"
+        # "which X", "what type of businesses", "what is the term for": a named thing;
+        # "what does the memo allege", "what happened": an open question
+        if word == "which":
+            return "org"
+        first = nxt[0] if nxt else ""
+        if first in _AUX and not (first in ("is", "was", "are", "were") and nxt[1:2] in (["the"], ["a"], ["an"])):
+            return "none"
+        if first in ("happened", "happens", "caused", "causes", "led", "made", "makes"):
+            return "none"
+        return "org"
     return "none"
 
 

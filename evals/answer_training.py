@@ -1,0 +1,310 @@
+"""Training sets, cross-validation and figures for the answerer's models
+(:mod:`evals.train_answer` is the command)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from evals.train_answer import FOLDS, cross_val, fit_model, folds_of, overlaps_fact
+from rag.answer.linear import LogisticModel
+
+REFUSE_NULLS = float(__import__("os").environ.get("REFUSE_NULLS", "0.95"))  # share of null questions the refusal threshold must refuse
+SHOWN = int(__import__("os").environ.get("ANSWER_SHOWN", "8"))  # passages the answerer is shown (Settings.answer_passages)
+
+
+def _pct(x: float) -> str:
+    return f"{x:.3f}"
+
+
+# ---- sentences -----------------------------------------------------------------------------
+def sentence_data(items, hits, shown: int = SHOWN):
+    from rag.answer.features import QuestionInfo, candidates, sentence_features
+
+    X, y, g, qid, facts_hit = [], [], [], [], []
+    folds = folds_of(len(items))
+    for i, (x, hs) in enumerate(zip(items, hits)):
+        if x["question_type"] == "null_query":
+            continue
+        facts = [e["fact"] for e in x["evidence_list"]]
+        q = QuestionInfo.of(x["query"])
+        cands = candidates(hs[:shown])
+        if not cands:
+            continue
+        F = sentence_features(q, hs[:shown], cands)
+        for c, row in zip(cands, F):
+            X.append(row)
+            y.append(overlaps_fact(c.text, facts))
+            g.append(folds[i])
+            qid.append(i)
+            facts_hit.append(frozenset(j for j, f in enumerate(facts) if overlaps_fact(c.text, [f])))
+    return np.array(X), np.array(y, dtype=float), np.array(g), np.array(qid), facts_hit
+
+
+def ranking_figures(scores: np.ndarray, y: np.ndarray, qid: np.ndarray, facts_hit, items) -> dict[str, float]:
+    """Per question: the top sentence holds a gold fact (P@1, among questions where some
+    shown sentence does), and the share of gold facts held by the top 3."""
+    by_q: dict[int, list[int]] = defaultdict(list)
+    for r, q in enumerate(qid):
+        by_q[int(q)].append(r)
+    p1, cov3, any3 = [], [], []
+    for q, rows in by_q.items():
+        if not y[rows].any():
+            continue
+        order = sorted(rows, key=lambda r: -scores[r])
+        p1.append(float(y[order[0]]))
+        n_facts = len({e["fact"] for e in items[q]["evidence_list"]})
+        got = set().union(*(facts_hit[r] for r in order[:3]))
+        cov3.append(len(got) / max(1, n_facts))
+        any3.append(float(bool(got)))
+    return {"p_at_1": float(np.mean(p1)), "facts_in_top3": float(np.mean(cov3)), "any_fact_top3": float(np.mean(any3)), "questions": len(p1)}
+
+
+def train_sentence(items, hits, settings, data_hash):
+    from rag.answer.features import SENTENCE_FEATURES
+
+    X, y, g, qid, fh = sentence_data(items, hits)
+    l2 = 3.0
+    oof = cross_val(X, y, g, l2)
+    lex = X[:, list(SENTENCE_FEATURES).index("lex")]
+    old = lex + 0.25 * X[:, list(SENTENCE_FEATURES).index("meta")] + 0.1 * X[:, list(SENTENCE_FEATURES).index("hit_rank")]
+    model = fit_model("sentence", SENTENCE_FEATURES, X, y, l2, {})
+    ins = model.score(X)
+    figs = {
+        "cross_validated": ranking_figures(oof, y, qid, fh, items),
+        "in_sample": ranking_figures(ins, y, qid, fh, items),
+        "baseline_lexical_share": ranking_figures(lex, y, qid, fh, items),
+        "baseline_previous_score": ranking_figures(old, y, qid, fh, items),
+    }
+    model.meta.update({
+        "fitted_on": "MultiHop-RAG dev split (queries-dev.json), non-null questions, top-6 passages",
+        "training_data_sha256": data_hash, "rows": int(len(y)), "positives": int(y.sum()), "l2": l2,
+        "folds": 5, "figures": figs, "command": "make answer-models",
+    })
+    lines = ["| selector | P@1 | facts in top 3 | any fact in top 3 |", "|---|---|---|---|"]
+    for k, v in figs.items():
+        lines.append(f"| {k} | {_pct(v['p_at_1'])} | {_pct(v['facts_in_top3'])} | {_pct(v['any_fact_top3'])} |")
+    return model, "\n".join(lines)
+
+
+# ---- per-question state shared by the downstream models ------------------------------------
+def question_states(items, hits, shown: int = SHOWN):
+    """For every question: its QuestionInfo, shown hits, sentence candidates and their
+    out-of-fold sentence-model probabilities (so downstream cross-validation is honest)."""
+    from rag.answer.features import QuestionInfo, candidates, sentence_features
+
+    X, y, g, qid, _ = sentence_data(items, hits, shown)
+    oof = cross_val(X, y, g, 3.0)
+    prob_by_q: dict[int, list[float]] = defaultdict(list)
+    for q, s in zip(qid, oof):
+        prob_by_q[int(q)].append(1 / (1 + np.exp(-s)))
+    states = []
+    for i, (x, hs) in enumerate(zip(items, hits)):
+        q = QuestionInfo.of(x["query"])
+        cands = candidates(hs[:shown])
+        if cands:
+            sentence_features(q, hs[:shown], cands)
+        probs = prob_by_q.get(i)
+        if probs is None or len(probs) != len(cands):  # null questions: score with a full fit
+            probs = []
+            if cands:
+                from rag.answer.features import SENTENCE_FEATURES
+                from rag.answer.linear import fit_logistic
+
+                if not hasattr(question_states, "_full"):
+                    question_states._full = fit_logistic(X, y, l2=3.0)
+                mean, scale, w, b = question_states._full
+                F = np.array([c.features for c in cands])
+                probs = list(1 / (1 + np.exp(-(b + ((F - mean) / scale) @ w))))
+        for c, p in zip(cands, probs):
+            c.score = float(p)
+        states.append({"q": q, "hits": hs[:shown], "cands": cands, "probs": probs})
+    return states
+
+
+def strict_entity(gold: str, text: str) -> bool:
+    return gold.strip().lower() in text.lower()
+
+
+def train_entity(items, hits, settings, data_hash, states=None):
+    from rag.answer.direct import ENTITY_FEATURES, entity_candidates, entity_features
+
+    states = states or question_states(items, hits)
+    folds = folds_of(len(items))
+    X, y, g, qid, texts = [], [], [], [], []
+    qs = [i for i, x in enumerate(items) if x["question_type"] == "inference_query"]
+    for i in qs:
+        st = states[i]
+        ents = entity_candidates(st["q"], st["hits"], st["cands"], st["probs"])
+        if not ents:
+            continue
+        F = entity_features(st["q"], st["hits"], ents)
+        for e, row in zip(ents, F):
+            X.append(row)
+            y.append(strict_entity(items[i]["answer"], e.text))
+            g.append(folds[i])
+            qid.append(i)
+            texts.append(e.text)
+    X, y, g, qid = np.array(X), np.array(y, dtype=float), np.array(g), np.array(qid)
+    l2 = 3.0
+    oof = cross_val(X, y, g, l2)
+    model = fit_model("entity", ENTITY_FEATURES, X, y, l2, {})
+    ins = model.score(X)
+    freq = X[:, list(ENTITY_FEATURES).index("log_mentions")] + 1e-6 * X[:, list(ENTITY_FEATURES).index("first_hit")]
+
+    def acc(scores):
+        right = 0
+        for i in qs:
+            rows = np.where(qid == i)[0]
+            if len(rows) and y[rows[np.argmax(scores[rows])]]:
+                right += 1
+        return right / len(qs)
+
+    figs = {"cross_validated": acc(oof), "in_sample": acc(ins), "baseline_most_frequent": acc(freq),
+            "ceiling_answer_among_candidates": sum(1 for i in qs if y[qid == i].any()) / len(qs)}
+    model.meta.update({"fitted_on": "MultiHop-RAG dev split, inference (who/which) questions", "training_data_sha256": data_hash,
+                       "rows": int(len(y)), "questions": len(qs), "l2": l2, "folds": 5, "top1_strict_accuracy": figs,
+                       "command": "make answer-models"})
+    return model, "entity top-1 strict accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in figs.items())
+
+
+def train_yesno(items, hits, settings, data_hash, states=None):
+    from rag.answer.direct import YESNO_FEATURES, yesno_features
+    from rag.query import is_temporal
+
+    states = states or question_states(items, hits)
+    folds = folds_of(len(items))
+    qs = [i for i, x in enumerate(items) if x["answer"].strip().lower() in ("yes", "no") and states[i]["cands"]]
+    X = np.array([yesno_features(states[i]["q"], states[i]["hits"], states[i]["cands"], states[i]["probs"], is_temporal(items[i]["query"])) for i in qs])
+    y = np.array([items[i]["answer"].strip().lower() == "yes" for i in qs], dtype=float)
+    g = np.array([folds[i] for i in qs])
+    l2 = 10.0
+    oof = cross_val(X, y, g, l2)
+    model = fit_model("yesno", YESNO_FEATURES, X, y, l2, {})
+    ins = model.score(X)
+    figs = {"cross_validated": float(np.mean((oof > 0) == (y > 0))), "in_sample": float(np.mean((ins > 0) == (y > 0))),
+            "baseline_constant_yes": float(y.mean()), "questions": len(qs)}
+    model.meta.update({"fitted_on": "MultiHop-RAG dev split, questions whose gold answer is yes/no", "training_data_sha256": data_hash,
+                       "l2": l2, "folds": 5, "accuracy": figs, "command": "make answer-models"})
+    return model, "yes/no accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in figs.items())
+
+
+def train_abstain(items, hits, settings, data_hash, states=None):
+    """Answerable or not: null queries (no evidence in the archive) are the negatives. The
+    threshold is the largest that refuses at least 90% of the null questions out of fold."""
+    from rag.answer.features import ABSTAIN_FEATURES, abstain_features
+
+    states = states or question_states(items, hits)
+    folds = folds_of(len(items))
+    X = np.array([abstain_features(st["q"], st["hits"], st["cands"], st["probs"]) for st in states])
+    y = np.array([x["question_type"] != "null_query" for x in items], dtype=float)
+    g = np.array(folds)
+    l2 = 3.0
+    oof = 1 / (1 + np.exp(-cross_val(X, y, g, l2)))
+    model = fit_model("abstain", ABSTAIN_FEATURES, X, y, l2, {})
+    ins = model.proba(X)
+
+    def rates(p, t):
+        return float(np.mean(p[y == 0] < t)), float(np.mean(p[y == 1] < t))
+
+    grid = np.linspace(0.01, 0.99, 99)
+    # out-of-fold choice of threshold: the lowest false refusal with >= 90% nulls refused
+    ok = [t for t in grid if rates(oof, t)[0] >= REFUSE_NULLS]
+    t = float(min(ok, key=lambda t: rates(oof, t)[1])) if ok else 0.5
+    model = LogisticModel(model.name, model.features, model.mean, model.scale, model.weights, model.bias, t, model.meta)
+    figs = {"threshold": t, "cv_null_refused": rates(oof, t)[0], "cv_answerable_refused": rates(oof, t)[1],
+            "in_sample_null_refused": rates(ins, t)[0], "in_sample_answerable_refused": rates(ins, t)[1]}
+    model.meta.update({"fitted_on": "MultiHop-RAG dev split, all questions (null = unanswerable)", "training_data_sha256": data_hash,
+                       "l2": l2, "folds": 5, "refusal": figs, "command": "make answer-models"})
+    return model, "abstain: " + ", ".join(f"{k} {v:.3f}" for k, v in figs.items())
+
+
+TRAINERS: dict[str, Callable[..., Any]] = {"sentence": train_sentence, "entity": train_entity, "yesno": train_yesno,
+                                           "abstain": train_abstain}
+
+
+# ---- the whole answerer, cross-validated ----------------------------------------------------
+def cross_validated_answers(items, hits, settings) -> dict[str, Any]:
+    """Answer every dev question with models fitted on the other four folds only (sentence,
+    entity, yes/no and refusal models all refitted per fold), through the real answerer and
+    verifier, and score the direct answers by ``rag eval``'s strict rule. These are the
+    figures to expect on questions the models never saw."""
+    from evals import metrics as M
+    from rag.answer.direct import ENTITY_FEATURES, YESNO_FEATURES, entity_candidates, entity_features, yesno_features
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.features import (ABSTAIN_FEATURES, SENTENCE_FEATURES, QuestionInfo, abstain_features, candidates,
+                                     sentence_features)
+    from rag.query import is_temporal
+
+    folds = folds_of(len(items))
+    shown = settings.answer_passages
+    qs = [QuestionInfo.of(x["query"]) for x in items]
+    cands = [candidates(hs[:shown]) for hs in hits]
+    feats = [sentence_features(q, hs[:shown], c) if c else np.zeros((0, len(SENTENCE_FEATURES)))
+             for q, hs, c in zip(qs, hits, cands)]
+    labels = [np.array([overlaps_fact(c.text, [e["fact"] for e in x["evidence_list"]]) for c in cs], dtype=float)
+              for x, cs in zip(items, cands)]
+    scores: list[dict] = [None] * len(items)  # type: ignore[list-item]
+    for k in range(FOLDS):
+        train = [i for i in range(len(items)) if folds[i] != k]
+        rows = [i for i in train if items[i]["question_type"] != "null_query" and len(feats[i])]
+        sent = fit_model("sentence", SENTENCE_FEATURES, np.vstack([feats[i] for i in rows]),
+                         np.concatenate([labels[i] for i in rows]), 3.0, {})
+        for i in range(len(items)):
+            for c, p in zip(cands[i], sent.proba(feats[i]) if len(feats[i]) else []):
+                c.score = float(p)
+        ex, ey = [], []
+        yx, yy = [], []
+        ax, ay = [], []
+        for i in train:
+            x, q, hs, cs = items[i], qs[i], hits[i][:shown], cands[i]
+            probs = [c.score for c in cs]
+            if cs:
+                ax.append(abstain_features(q, hs, cs, probs))
+                ay.append(x["question_type"] != "null_query")
+            if x["question_type"] == "inference_query" and cs:
+                ents = entity_candidates(q, hs, cs, probs)
+                if ents:
+                    ex.append(entity_features(q, hs, ents))
+                    ey += [strict_entity(x["answer"], e.text) for e in ents]
+            if x["answer"].strip().lower() in ("yes", "no") and cs:
+                yx.append(yesno_features(q, hs, cs, probs, is_temporal(x["query"])))
+                yy.append(x["answer"].strip().lower() == "yes")
+        ent = fit_model("entity", ENTITY_FEATURES, np.vstack(ex), np.array(ey, dtype=float), 3.0, {})
+        yn = fit_model("yesno", YESNO_FEATURES, np.array(yx), np.array(yy, dtype=float), 10.0, {})
+        ab = fit_model("abstain", ABSTAIN_FEATURES, np.array(ax), np.array(ay, dtype=float), 3.0, {})
+        p_ab, y_ab = ab.proba(np.array(ax)), np.array(ay)
+        grid = [t for t in np.linspace(0.01, 0.99, 99) if np.mean(p_ab[y_ab == 0] < t) >= REFUSE_NULLS]
+        t = float(min(grid, key=lambda t: np.mean(p_ab[y_ab == 1] < t))) if grid else 0.5
+        ab = LogisticModel(ab.name, ab.features, ab.mean, ab.scale, ab.weights, ab.bias, t, ab.meta)
+        answerer = ExtractiveAnswerer(settings, models={"sentence": sent, "entity": ent, "yesno": yn, "abstain": ab})
+        for i in range(len(items)):
+            if folds[i] != k:
+                continue
+            x = items[i]
+            ans = answerer.answer(x["query"], hits[i][:shown])
+            answerable = x["question_type"] != "null_query"
+            d = ans.direct
+            strict, lenient = M.direct_scores(d.text if d else None, d.kind if d else None, ans.abstained, answerable, x["answer"])
+            facts = [e["fact"] for e in x["evidence_list"]]
+            scores[i] = {"qtype": x["question_type"], "strict": strict, "lenient": lenient, "abstained": ans.abstained,
+                         "answerable": answerable, "yesno": x["answer"].strip().lower() in ("yes", "no"),
+                         "sentence": M.gold_sentence_cited([s.quote for s in ans.sources], facts) if answerable else None}
+
+    def mean(vals):
+        vals = [float(v) for v in vals if v is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    out = {
+        "answers.direct_accuracy": mean(s["strict"] for s in scores),
+        "answers.direct_accuracy_lenient": mean(s["lenient"] for s in scores),
+        "answers.direct_accuracy_yesno": mean(s["strict"] for s in scores if s["yesno"]),
+        "answers.direct_accuracy_entity": mean(s["strict"] for s in scores if s["qtype"] == "inference_query"),
+        "abstention.null_accuracy": mean(s["abstained"] for s in scores if not s["answerable"]),
+        "abstention.false_refusal": mean(s["abstained"] for s in scores if s["answerable"]),
+        "citations.gold_sentence_cited": mean(s["sentence"] for s in scores if s["answerable"]),
+    }
+    for t in sorted({s["qtype"] for s in scores}):
+        out[f"by_type.{t}.direct_accuracy"] = mean(s["strict"] for s in scores if s["qtype"] == t)
+    return out

@@ -1,0 +1,311 @@
+"""The direct answer an extractive answer opens with, derived only from the shown evidence.
+
+* who / which / where questions: the names found in the chosen evidence and the shown
+  passages are candidates (:func:`entity_candidates`: a short form such as "Bankman-Fried"
+  counts for the full "Sam Bankman-Fried"; names the question already holds and outlet names
+  are not answers), ranked by a learned model (``models/entity.json``) over how widely and how
+  strongly the evidence carries each one;
+* how many / how much: the number (with its unit) of the best evidence sentence that the
+  question does not already contain; when: the date that sentence states, else nothing;
+* yes / no: ``models/yesno.json`` over the question's wording and how well each of its parts
+  is supported by the shown passages; order-in-time questions ("did A report X before B?")
+  are decided from the cited articles' publication dates.
+
+Every direct answer is a string that occurs in a cited passage (or, for yes/no, rests on the
+evidence sentences it cites); the verifier checks names and numbers again.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from rag.answer.features import QuestionInfo, SentenceCandidate
+from rag.text import STOPWORDS, EntitySpan, entity_spans, stem, terms
+from rag.types import Hit
+
+ENTITY_FEATURES: tuple[str, ...] = (
+    "hit_share", "article_share", "log_mentions", "rank_weight", "best_sentence", "sum_sentence",
+    "in_title", "n_words", "person_like", "asks_person", "acronym", "subject", "partial_question",
+    "short_form_only", "first_hit", "near_question", "sentence_lex", "org_like",
+)
+
+YESNO_FEATURES: tuple[str, ...] = (
+    "cue_change", "cue_consistent", "cue_same", "cue_different", "cue_negation", "cue_both",
+    "cue_increase", "cue_decrease", "cue_order", "part_min", "part_mean", "absent_words",
+    "absent_strong", "best_sentence", "temporal", "opens_did", "opens_was", "says_no", "cue_similar",
+)
+
+_ORG_SUFFIX = re.compile(
+    r"\b(?:inc|corp|corporation|co|ltd|llc|plc|group|company|bank|university|college|fund|association|agency|"
+    r"department|ministry|council|commission|foundation|institute|ventures|capital|research|labs?|technologies|"
+    r"systems|partners|holdings|media|news|exchange|trading|networks?|games|studios?|entertainment|sports|"
+    r"club|league|academy|court|congress|senate|house|times|post|journal|party|motors|airlines|pictures)\b", re.I)
+_DEMONYMS = frozenset(
+    """american british english french german swedish chinese japanese korean indian russian ukrainian
+    israeli palestinian european african asian canadian australian mexican brazilian italian spanish
+    dutch irish scottish welsh swiss austrian belgian danish norwegian finnish polish turkish iranian
+    saudi egyptian hungarian greek portuguese argentine argentinian nigerian kenyan pakistani
+    taiwanese vietnamese thai indonesian filipino democrat democrats republican republicans""".split()
+)
+_NEAR = 6  # words either side of a mention that count as its context
+
+
+@dataclass
+class EntityCandidate:
+    """A name seen in the shown passages, with where it was seen."""
+
+    text: str
+    hits: set[int] = field(default_factory=set)
+    articles: set[str] = field(default_factory=set)
+    mentions: int = 0
+    sentence_scores: list[float] = field(default_factory=list)
+    in_title: bool = False
+    subject: bool = False
+    short_only: bool = True
+    first_hit: int = 99
+    near_question: float = 0.0  # best share of a mention's nearby words that are question terms
+    sentence_lex: float = 0.0  # best lexical match with the question of a sentence naming it
+    features: np.ndarray | None = None
+
+
+_POSSESSIVE = re.compile(r"['’]s\b|['’](?=\s|$)")
+
+
+def _names(text: str) -> list[EntitySpan]:
+    """Names in ``text``: entity spans cut at possessives ("OpenAI’s San Francisco office"
+    -> "OpenAI", "San Francisco"), at most four words."""
+    out = []
+    for e in entity_spans(text):
+        start = e.start
+        for part in _POSSESSIVE.split(e.text):
+            lead = len(part) - len(part.lstrip())
+            piece = part.strip()
+            at = text.find(piece, start) if piece else -1
+            if (piece and at >= 0 and 1 <= len(piece.split()) <= 4 and any(ch.isalpha() for ch in piece)
+                    and piece.lower() not in STOPWORDS):
+                out.append(EntitySpan(piece, at, at + len(piece)))
+            start += len(part) + 2 if at < 0 else 0
+            if at >= 0:
+                start = at + len(piece)
+            del lead
+    return out
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"[\w'’\-&.]+", text.lower())).replace("’", "'")
+
+
+def entity_candidates(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate],
+                      probs: Sequence[float]) -> list[EntityCandidate]:
+    """Names in the shown passages that could answer ``q``, merged by short form."""
+    outlets = {_key(h.chunk.outlet or "") for h in hits if h.chunk.outlet}
+    found: dict[str, EntityCandidate] = {}
+    surface: dict[str, dict[str, int]] = {}
+    qstems = set(q.need)
+    by_hit: dict[int, list[SentenceCandidate]] = {}
+    for c in cands:
+        by_hit.setdefault(c.hit, []).append(c)
+    for i, h in enumerate(hits):
+        text = h.chunk.text
+        title_keys = {_key(e.text) for e in _names(h.chunk.title or "")}
+        toks = [(t.start, stem(t.norm)) for t in terms(text)]
+        for c in by_hit.get(i, ()):  # names in quotable sentences only (not headings, captions)
+            for e0 in _names(c.text):
+                e = EntitySpan(e0.text, c.start + e0.start, c.start + e0.end)
+                k = _key(e.text)
+                words = k.split()
+                if not words or all(w in q.words or w.strip(".") in q.words for w in words):
+                    continue
+                if any(k == o or (len(k) > 3 and k in o) for o in outlets):
+                    continue
+                if len(k) < 2 or k.isdigit() or k in _DEMONYMS:
+                    continue
+                ent = found.setdefault(k, EntityCandidate(e.text))
+                surface.setdefault(k, {}).setdefault(e.text, 0)
+                surface[k][e.text] += 1
+                ent.hits.add(i)
+                ent.articles.add(h.chunk.article_id)
+                ent.mentions += 1
+                ent.first_hit = min(ent.first_hit, i)
+                ent.in_title |= k in title_keys
+                lex = len(c.stems & qstems) / max(1, len(qstems))
+                ent.sentence_scores.append(float(c.score))
+                ent.sentence_lex = max(ent.sentence_lex, lex)
+                if e0.start <= 2:
+                    ent.subject = True
+                before = [k2 for at, k2 in toks if at < e.start][-_NEAR:]
+                after = [k2 for at, k2 in toks if at >= e.end][:_NEAR]
+                near = before + after
+                if near:
+                    ent.near_question = max(ent.near_question, sum(1 for k2 in near if k2 in qstems) / len(near))
+    # a short form ("Bankman-Fried", "Altman") counts for the full name that ends or starts
+    # with it ("Sam Bankman-Fried"), when exactly one such full name was seen
+    keys = sorted(found, key=lambda k: -len(k.split()))
+    for k in keys:
+        if len(k.split()) != 1:
+            continue
+        longer = [L for L in found if L != k and len(L.split()) >= 2 and (L.endswith(" " + k) or L.startswith(k + " "))]
+        if longer:
+            L = found[max(longer, key=lambda L: (found[L].mentions, -len(L)))]
+            s = found.pop(k)
+            L.hits |= s.hits
+            L.articles |= s.articles
+            L.mentions += s.mentions
+            L.sentence_scores += s.sentence_scores
+            L.in_title |= s.in_title
+            L.subject |= s.subject
+            L.first_hit = min(L.first_hit, s.first_hit)
+            L.near_question = max(L.near_question, s.near_question)
+            L.sentence_lex = max(L.sentence_lex, s.sentence_lex)
+    for k, ent in found.items():
+        ent.text = max(surface.get(k, {ent.text: 1}).items(), key=lambda kv: kv[1])[0]
+        ent.short_only = len(k.split()) == 1
+    return list(found.values())
+
+
+def entity_features(q: QuestionInfo, hits: Sequence[Hit], ents: Sequence[EntityCandidate]) -> np.ndarray:
+    """One row of :data:`ENTITY_FEATURES` per candidate."""
+    n_hits = max(1, len(hits))
+    n_art = max(1, len({h.chunk.article_id for h in hits}))
+    rows = np.zeros((len(ents), len(ENTITY_FEATURES)))
+    for r, e in enumerate(ents):
+        words = e.text.split()
+        person_like = 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words) and not _ORG_SUFFIX.search(e.text)
+        qshare = sum(1 for w in _key(e.text).split() if w in q.words) / max(1, len(words))
+        rows[r] = (
+            len(e.hits) / n_hits,
+            len(e.articles) / n_art,
+            math.log1p(e.mentions),
+            sum(1.0 / (1 + i) for i in e.hits),
+            max(e.sentence_scores, default=0.0),
+            sum(e.sentence_scores),
+            float(e.in_title),
+            min(len(words), 4),
+            float(person_like),
+            float(person_like and q.kind == "person"),
+            float(e.text.isupper() and len(e.text) >= 2),
+            float(e.subject),
+            qshare,
+            float(e.short_only),
+            1.0 / (1 + e.first_hit),
+            e.near_question,
+            e.sentence_lex,
+            float(bool(_ORG_SUFFIX.search(e.text))),
+        )
+        e.features = rows[r]
+    return rows
+
+
+# ---- yes / no ---------------------------------------------------------------------------
+_CUES = {
+    "cue_change": r"\b(?:change[ds]?|changing|shift(?:ed|s)?|evolve[ds]?|alter(?:ed)?|differ(?:ent|ence|ed)? from (?:its|their) (?:earlier|previous))\b",
+    "cue_consistent": r"\b(?:consisten(?:t|cy|tly)|maintain(?:ed)?|remain(?:ed)?|continu(?:e|ed|ity))\b",
+    "cue_same": r"\b(?:same|similar(?:ly)?|align|agree|both|also|as well)\b",
+    "cue_different": r"\b(?:different|differ(?:s|ed|ing)?|contrast|unlike|whereas|contradict|opposite|discrepanc)",
+    "cue_negation": r"\b(?:not|no|never|without|neither|nor|fail(?:s|ed)?|lack(?:s|ed)?|unrelated|none|unable)\b",
+    "cue_both": r"\b(?:both|each|all)\b",
+    "cue_increase": r"\b(?:increase[ds]?|rise|rose|grow(?:th|n)?|improve[ds]?|higher|more)\b",
+    "cue_decrease": r"\b(?:decrease[ds]?|decline[ds]?|fall|fell|drop(?:ped)?|lower|less|reduc)",
+    "cue_order": r"\b(?:before|after|earlier|later|prior|subsequent|first)\b",
+}
+_CUE_RES = {k: re.compile(v, re.I) for k, v in _CUES.items()}
+_PART_SPLIT = re.compile(r",\s*(?:while|whereas|and|but)\s+|\s+while\s+|\s+whereas\s+|;\s*|,\s*and\s+(?:does|did|do|is|was)\b|\s+and\s+(?:does|did|do|is|was)\s+", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """The claims of a multi-part question ("Does A say X, while B says Y?")."""
+    parts = [p.strip(" ,?") for p in _PART_SPLIT.split(question) if p and len(p.split()) >= 4]
+    return parts or [question]
+
+
+def yesno_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate],
+                   probs: Sequence[float], temporal: bool) -> np.ndarray:
+    """One row of :data:`YESNO_FEATURES` for the question."""
+    from rag.answer.verify import meta_stems, needs, score
+    from rag.text import stem
+
+    body = set()
+    for c in cands:
+        body |= c.stems
+    meta = set().union(*(meta_stems(h.chunk) for h in hits)) if hits else set()
+    supports = []
+    for part in question_parts(q.text):
+        need = needs(part)
+        best = max((score(need, c.stems | meta_stems(hits[c.hit].chunk)) for c in cands), default=0.0)
+        supports.append(best)
+    words = [stem(t.norm) for t in terms(q.text) if t.kind == "word"]
+    strong = list(q.strong)
+    absent = sum(1 for w in words if w not in body and w not in meta) / max(1, len(words))
+    absent_strong = sum(1 for w in strong if w not in body and w not in meta) / max(1, len(strong))
+    row = [float(bool(_CUE_RES[k].search(q.text))) for k in _CUES]
+    row += [min(supports), sum(supports) / len(supports), absent, absent_strong, max(probs, default=0.0), float(temporal)]
+    # how the question is put: MultiHop-RAG's "Did ...?" and "Was ...?" questions, and those
+    # that assert an absence ("no plans", "no advancements"), are mostly answered "no"
+    row += [float(bool(re.match(r"\W*did\b", q.text, re.I))), float(bool(re.match(r"\W*was\b", q.text, re.I))),
+            float(bool(re.search(r"\bno\b", q.text, re.I))), float(bool(re.search(r"\bsimilar", q.text, re.I)))]
+    return np.asarray(row)
+
+
+# ---- numbers and dates --------------------------------------------------------------------
+_NUMBER_PHRASE = re.compile(
+    r"(?:\$|€|£)?\b\d[\d,]*(?:\.\d+)?(?:\s*(?:%|percent\b|million\b|billion\b|trillion\b|thousand\b))?"
+    r"(?:\s+[a-z][\w\-]*)?"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty)(?:\s+[a-z][\w\-]*){1,3}",
+    re.I,
+)
+_DATE_PHRASE = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)\s+\d{1,2}(?:,\s*\d{4})?|\b(?:19|20)\d\d\b"
+)
+
+
+_AMOUNT = re.compile(r"[$€£]|\b(?:million|billion|trillion|thousand|percent|dollars?|euros?|pounds?)\b|%", re.I)
+_TALLY = re.compile(r"^\d+\s*[-–]\s*\d+")
+
+
+def number_phrase(q: QuestionInfo, text: str) -> str | None:
+    """The number (with its unit: "seven counts", "$4.3 billion") in ``text`` that answers a
+    how-many/how-much question: one the question does not already contain, not a tally
+    ("7-2"); for "how much", an amount (currency, million, percent) when there is one."""
+    from rag.text import STOPWORDS
+
+    found = []
+    for m in _NUMBER_PHRASE.finditer(text):
+        nums = [t for t in terms(m.group(0)) if t.kind == "number"]
+        if not nums or all(t.norm in q.need for t in nums) or _TALLY.match(text[m.start():m.start() + 9]):
+            continue
+        words = m.group(0).split()
+        while len(words) > 1 and (words[-1].lower().strip(",.") in STOPWORDS or not words[-1][:1].isalnum()):
+            words.pop()
+        if _AMOUNT.search(" ".join(words)) and len(words) > 1 and not _AMOUNT.search(words[-1]):
+            words.pop()  # "$10 billion expansion" -> "$10 billion"
+        phrase = " ".join(words).strip(" ,.;:")
+        if m.start() > 0 and text[m.start() - 1] in "$€£" and not phrase.startswith(("$", "€", "£")):
+            phrase = text[m.start() - 1] + phrase
+        found.append(phrase)
+    if not found:
+        return None
+    unit = re.search(r"\bhow many\s+([a-z][\w\-]*)", q.text, re.I)
+    if unit:
+        from rag.text import stem as _stem
+
+        want = _stem(unit.group(1).lower())
+        for f in found:
+            words = f.split()
+            for i, w in enumerate(words[1:], 1):
+                if _stem(w.lower().strip(",.")) == want:
+                    return " ".join(words[: i + 1])  # "seven criminal fraud counts"
+    if re.search(r"\bhow much\b|\bcost\b|\bpay\b|\bworth\b|\bprice\b", q.text, re.I):
+        amounts = [f for f in found if _AMOUNT.search(f)]
+        return amounts[0] if amounts else None  # "15 years" does not answer "how much"
+    return " ".join(found[0].split()[:2]) if not _AMOUNT.search(found[0]) else found[0]
+
+
+def date_phrase(text: str) -> str | None:
+    """The first stated date ("November 17", "Oct. 6, 2023", "2023") in ``text``."""
+    m = _DATE_PHRASE.search(text)
+    return m.group(0) if m else None
