@@ -204,6 +204,9 @@ def test_undecided_turns_the_question_into_a_clause():
     assert undecided("How much did Microsoft pay to acquire OpenAI?") == \
         "The archive does not say how much Microsoft paid to acquire OpenAI."
     assert undecided("What does the memo allege about Baidu?") == "The archive does not say what the memo alleges about Baidu."
+    assert undecided("Was Sam Bankman-Fried found guilty?") == \
+        "The archive does not say whether Sam Bankman-Fried was found guilty."
+    assert undecided("Did OpenAI fire Sam Altman?") == "The archive does not say whether OpenAI fired Sam Altman."
 
 
 def test_question_info_groups_names():

@@ -56,7 +56,8 @@ _MAX_WORDS = 120  # the whole answer, about
 _PAIR_MAX_WORDS = 70  # a pronoun sentence and the naming one before it, together
 _ENTITY_MIN_PROB = 0.15  # below this the top name is not offered as the direct answer
 _SAME_ARTICLE = 0.8  # a further sentence from an article already quoted: its score x this
-_CLAIM_SUPPORT = 0.75  # a sentence states a one-claim yes/no question's claim
+_CLAIM_SUPPORT = 0.9  # a sentence states a one-claim yes/no question's claim (all but a minor word)
+_HEDGE = re.compile(r"\b(?:whether|if|could|might|may|would|allegedly|expected to|likely to)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|never|no|n't|neither|nor|denied|acquitted|cleared)\b", re.I)
 _AUX_STEMS = frozenset("was were is are did does do has have had".split())
 _PASSAGE_NAMES = 0.6  # short question: its names only in the sentence's article (shown passages)
@@ -278,6 +279,8 @@ class ExtractiveAnswerer:
         metas = [meta_stems(h.chunk) for h in hits]
         best, best_s = None, 0.0
         for c in cands:
+            if _HEDGE.search(c.text):
+                continue  # "to determine whether he's guilty" states no verdict
             sc = score(need, c.stems | metas[c.hit])
             if sc > best_s or (sc == best_s and best is not None and c.score > best.score):
                 best, best_s = c, sc
@@ -399,6 +402,16 @@ def undecided(question: str) -> str:
                     words[i] = w + ("es" if w.endswith(("s", "sh", "ch", "x")) else "s")
                 break
         return f"The archive does not say {wh[0].lower() + wh[1:]} {' '.join(words)}."
+    m = re.match(r"^(Is|Was|Are|Were|Has|Have|Had|Did|Does|Do|Will|Can)\s+((?:(?:[A-Z][\w.'’\-]*|of|the)\s+)*[A-Z][\w.'’\-]*)\s+([a-z].*)$", q)
+    if m:  # "Was Sam Bankman-Fried found guilty" -> "whether Sam Bankman-Fried was found guilty"
+        aux, subject, rest = m.groups()
+        words = rest.split()
+        if aux in ("Did", "Does", "Do"):
+            w = words[0]
+            words[0] = (_IRREGULAR.get(w, w + ("d" if w.endswith("e") else "ed")) if aux == "Did"
+                        else w + ("es" if w.endswith(("s", "sh", "ch", "x")) else "s") if aux == "Does" else w)
+            return f"The archive does not say whether {subject} {' '.join(words)}."
+        return f"The archive does not say whether {subject} {aux.lower()} {' '.join(words)}."
     if re.match(r"(?i)^(who|what|which|where|when|how)\b(?!\s+(?:is|was|are|were|has|have|had|will|would|can|could)\b)", q):
         return f"The archive does not say {q[0].lower() + q[1:]}."
     return f'The archive does not say: "{question.strip()}"'
