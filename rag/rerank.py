@@ -36,13 +36,13 @@ The model was fitted on the MultiHop-RAG dev split only (``evals/train_rerank.py
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from rag.text import idf as text_idf
+from rag.text import lexical_tokens, split_sentences
 
 FEATURES: tuple[str, ...] = (
     "q_bm25", "q_cos", "q_rank", "q_sent", "q_sent2", "title", "named", "date", "recent",
@@ -55,8 +55,6 @@ FEATURES: tuple[str, ...] = (
 # The signals ``Settings.part_features = False`` switches off (0 for every candidate).
 PART_FEATURES = ("pair", "pair_art_rank", "pair_gap", "sub_sent_rank", "qcos_art_rank")
 
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' default token pattern
-_SENT = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
 
 
 def _stopwords() -> frozenset[str]:
@@ -126,7 +124,7 @@ class TermWeights:
 
     def ids(self, text: str) -> np.ndarray:
         """Sorted unique term ids of ``text`` (words not in the vocabulary left out)."""
-        words = _TOKEN.findall(text.lower())
+        words = lexical_tokens(text)
         table = self._learn(words)
         return self._array({table[w] for w in words})
 
@@ -134,7 +132,7 @@ class TermWeights:
         """Term ids of each sentence of a passage (cached by ``key``: a chunk id)."""
         got = self._chunks.get(key)
         if got is None:
-            per = [_TOKEN.findall(x.lower()) for x in sentences(text)]
+            per = [lexical_tokens(x) for x in sentences(text)]
             table = self._learn(w for ws in per for w in ws)
             got = [self._array({table[w] for w in ws}) for ws in per] or [np.zeros(0, dtype=np.int64)]
             if len(self._chunks) >= self._MAX_CACHED_CHUNKS:
@@ -144,7 +142,7 @@ class TermWeights:
 
     def sequence(self, text: str) -> list[int]:
         """Term ids of ``text`` in reading order (stopwords and unknown words left out)."""
-        words = _TOKEN.findall(text.lower())
+        words = lexical_tokens(text)
         table = self._learn(words)
         return [table[w] for w in words if table[w] >= 0]
 
@@ -264,8 +262,8 @@ def masked_rank(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarra
 
 
 def sentences(text: str) -> list[str]:
-    """A cheap sentence split (punctuation + space, or line breaks); good enough to score."""
-    return [s for s in _SENT.split(text) if s and s.strip()]
+    """The sentences of ``text`` (:func:`rag.text.split_sentences`, the one splitter)."""
+    return [text[s:e] for s, e in split_sentences(text)]
 
 
 class TreeEnsemble:

@@ -44,6 +44,18 @@ _TOKEN = re.compile(
 )
 
 
+# The lexical index's own tokenization (bm25s' default pattern on lower-cased text): what
+# BM25 and the rerank's term matching see. Content words for answering and verification are
+# :func:`terms` below.
+LEXICAL_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Lower-cased tokens as the lexical index (bm25s) splits them, before stopwords and
+    stemming."""
+    return LEXICAL_TOKEN.findall(text.lower())
+
+
 class Term(NamedTuple):
     """A content word: normalized form, span in the text, and kind
     ("number", "acronym", "capitalized" or "word")."""
@@ -210,7 +222,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans ``(start, end)`` of the sentences of ``text``, stripped of surrounding
     white space. A line break ends a sentence, except after an abbreviation that cannot end
     one when the next line carries the sentence on ("The U.S.\n\nDepartment of Defense has
-    released...": one sentence, its span covering the break)."""
+    released...": one sentence, its span covering the break). The one sentence splitter of
+    newsrag (chunking, rerank, answerers, verifier, judge); results are cached per text, since
+    one question splits the same passages in several steps."""
+    return list(_split_cached(text))
+
+
+@lru_cache(maxsize=8192)
+def _split_cached(text: str) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
     line_starts: set[int] = set()
     for lm in _LINE.finditer(text):
@@ -229,7 +248,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
-    return merged
+    return tuple(merged)
 
 
 def _add(spans: list[tuple[int, int]], line: str, base: int, s: int, e: int) -> None:
