@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from typing import Callable, Protocol, Sequence
@@ -24,9 +23,10 @@ import numpy as np
 
 from rag.errors import BackendUnavailable, BadInput
 from rag.settings import Settings
+from rag.text import lexical_tokens
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-HASH_NAME = "hash-bow-v1"
+HASH_NAME = "hash-bow-v2"  # v2: tokens from rag.text.lexical_tokens
 
 
 class Embedder(Protocol):
@@ -151,9 +151,6 @@ class MiniLMEmbedder:
         return vec
 
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-
-
 class HashEmbedder:
     """Deterministic bag-of-words embedder: hashed unigrams and bigrams, sublinear counts."""
 
@@ -164,7 +161,7 @@ class HashEmbedder:
 
     def _vec(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim, dtype=np.float32)
-        toks = _TOKEN.findall(text.lower())
+        toks = lexical_tokens(text)  # the lexical index's own tokens (rag.text)
         feats = toks + [a + " " + b for a, b in zip(toks, toks[1:])]
         for f in feats:
             h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")

@@ -212,3 +212,43 @@ def test_undecided_turns_the_question_into_a_clause():
 def test_question_info_groups_names():
     q = QuestionInfo.of("Who replaced Mira Murati as OpenAI's interim CEO?")
     assert q.kind == "person" and frozenset({"mira", "murati"}) in q.name_groups
+
+
+def test_a_name_the_archive_holds_elsewhere_is_still_a_near_miss(sample):
+    """Tencent is in the sample archive (a venture-capital story), but not in what the memo
+    passages say: the answer must not quote the memo's Alibaba sentences for it."""
+    ans = sample.ask("What did the Pentagon memo say about Tencent's ties to the PLA?")
+    assert ans.abstained and "Tencent" in ans.text and ans.sources == ()
+
+
+def test_number_answers_need_the_asked_unit():
+    from rag.answer.direct import number_phrase
+
+    q = QuestionInfo.of("How many months in prison was Changpeng Zhao sentenced to?")
+    assert number_phrase(q, "Less than three weeks later, Zhao pleaded guilty.") is None
+    q = QuestionInfo.of("How many stations does the plan add?")
+    assert number_phrase(q, "The plan adds 22 miles of track and 14 stations.") == "14 stations"
+    q = QuestionInfo.of("How much did Microsoft pay to acquire OpenAI?")
+    assert number_phrase(q, "The deal ran for 15 years.") is None  # not an amount
+
+
+def test_page_furniture_is_never_quoted():
+    body = ("Zoom In Icon Arrows pointing outwards Exhibit from the prosecution shows a Signal thread.\n"
+            "The prosecution showed the jury a Signal thread between the executives.")
+    texts = [c.text for c in candidates(make_hits(body, title="Trial"))]
+    assert texts == ["The prosecution showed the jury a Signal thread between the executives."]
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("What damages did the jury award Epic Games?", "none"),
+    ("What institution raised its main interest rate?", "org"),
+    ("What type of businesses change their betting lines?", "org"),
+    ("Between the report of October 2 and the one of November 1, was there a change?", "yesno"),
+    ("How many counts was Sam Bankman-Fried found guilty of?", "number"),
+    ("Where was TwitchCon 2023 held?", "place"),
+    ("How did Alibaba respond to the memo?", "none"),
+])
+def test_expected_answer_type(question, kind):
+    from rag.answer.question import answer_type
+
+    assert answer_type(question) == kind

@@ -30,7 +30,7 @@ def test_ingest_then_reingest_is_a_no_op(hash_settings, corpus_dir):
     assert a.store.records.generation() == gen
     assert a.store.vectors.count() == counts["chunks"]
     manifest = json.loads((a.path / "manifest.json").read_text())
-    assert manifest["counts"] == counts and manifest["embedder"] == "hash-bow-v1" and manifest["dim"] == 384
+    assert manifest["counts"] == counts and manifest["embedder"] == "hash-bow-v2" and manifest["dim"] == 384
 
 
 def test_edit_replaces_exactly_that_articles_chunks(hash_settings, corpus_dir):
@@ -115,7 +115,7 @@ def test_open_checks_embedder_and_existence(hash_settings, corpus_dir, tmp_path)
     with pytest.raises(IndexMissing):
         Archive.open(settings=hash_settings)
     Archive.create(settings=hash_settings).ingest([SEED])
-    with pytest.raises(IndexMismatch, match="hash-bow-v1"):
+    with pytest.raises(IndexMismatch, match="hash-bow-v2"):
         Archive.open(settings=hash_settings.with_(embedder="minilm"))
 
 

@@ -329,7 +329,7 @@ def state(path: Path) -> dict:
     from rag.lexical import LexicalIndex
     from rag.store import IndexStore
 
-    st = IndexStore.open(path, _settings(path), "hash-bow-v1", 384, create=False)
+    st = IndexStore.open(path, _settings(path), "hash-bow-v2", 384, create=False)
     con = sqlite3.connect(path / "records.sqlite3")
     articles = dict(con.execute("SELECT id, content_hash FROM articles"))
     chunks = {r[0]: r[1:] for r in con.execute('SELECT id, article_id, idx, start, "end", text FROM chunks')}

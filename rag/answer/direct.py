@@ -299,6 +299,7 @@ def number_phrase(q: QuestionInfo, text: str) -> str | None:
             for i, w in enumerate(words[1:], 1):
                 if _stem(w.lower().strip(",.")) == want:
                     return " ".join(words[: i + 1])  # "seven criminal fraud counts"
+        return None  # "how many months": "three weeks" does not answer it
     if re.search(r"\bhow much\b|\bcost\b|\bpay\b|\bworth\b|\bprice\b", q.text, re.I):
         amounts = [f for f in found if _AMOUNT.search(f)]
         return amounts[0] if amounts else None  # "15 years" does not answer "how much"

@@ -319,6 +319,12 @@ class ExtractiveAnswerer:
                 if _responds(q, c):
                     c.score += _RESPONSE_BOOST
         chosen = self._choose(q, hits, cands)
+        if not long_question and chosen:
+            # what the answer would cite must hold every name the question hinges on: the
+            # archive mentions Tencent somewhere, but the memo passages do not
+            uncited = _uncovered(q, hits, cands, chosen)
+            if uncited:
+                return _Plan(confidence, tuple(_surface(q.text, uncited)), [], None, (), q.kind)
         direct, direct_hits, chosen = self._direct(q, hits, cands, chosen, question)
         chosen = [self._with_antecedent(hits, cands, c) for c in chosen]
         chosen = _fit_budget(chosen, _MAX_WORDS - len((direct or "").split()))
@@ -377,6 +383,9 @@ _IRREGULAR = {
     "take": "took", "give": "gave", "have": "had", "do": "did", "go": "went", "tell": "told", "find": "found",
     "lose": "lost", "leave": "left", "hold": "held", "spend": "spent", "meet": "met", "run": "ran",
     "become": "became", "write": "wrote", "choose": "chose", "lead": "led", "bring": "brought", "raise": "raised",
+    "lay": "laid", "send": "sent", "build": "built", "keep": "kept", "see": "saw", "know": "knew", "fall": "fell",
+    "rise": "rose", "grow": "grew", "begin": "began", "steal": "stole", "sue": "sued", "hit": "hit", "cut": "cut",
+    "put": "put", "set": "set", "let": "let", "quit": "quit", "shut": "shut", "bid": "bid", "think": "thought",
 }
 
 
@@ -415,6 +424,21 @@ def undecided(question: str) -> str:
     if re.match(r"(?i)^(who|what|which|where|when|how)\b(?!\s+(?:is|was|are|were|has|have|had|will|would|can|could)\b)", q):
         return f"The archive does not say {q[0].lower() + q[1:]}."
     return f'The archive does not say: "{question.strip()}"'
+
+
+def _uncovered(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate],
+               chosen: Sequence[SentenceCandidate]) -> list[str]:
+    """Stems of the question's names (one per name group) that none of the articles the
+    chosen sentences come from holds in its shown passages or metadata."""
+    articles = {hits[c.hit].chunk.article_id for c in chosen}
+    have: set[str] = set()
+    for c in cands:
+        if hits[c.hit].chunk.article_id in articles:
+            have |= c.stems
+    for i, h in enumerate(hits):
+        if h.chunk.article_id in articles:
+            have |= meta_stems(h.chunk) | {stem(t.norm) for t in terms(h.chunk.text)}
+    return [k for g in q.name_groups if not g & have for k in sorted(g)]
 
 
 def _focus_short_question(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate]) -> None:

@@ -169,8 +169,16 @@ def candidates(hits: Sequence[Hit]) -> list[SentenceCandidate]:
     return out
 
 
+# page furniture that survives scraping ("Zoom In Icon Arrows pointing outwards", "Image
+# source, Getty Images"): never quoted
+_BOILERPLATE = re.compile(r"Zoom In Icon|Arrows pointing outwards|Image source,|Getty Images|Sign up for|"
+                          r"Subscribe to|Click here|Read more:|Advertisement", re.I)
+
+
 def _is_sentence(s: str) -> bool:
     s = s.strip()
+    if _BOILERPLATE.search(s):
+        return False
     if len(s.split()) < 5 or not (s[0].isupper() or s[0].isdigit() or s[0] in "\"'“‘(«$"):
         return False
     core = s.rstrip("\"'”’)»")

@@ -32,8 +32,10 @@ _ORG_NOUNS = frozenset(
     start-up platform service app application product brand team club network outlet
     publication agency group giant maker manufacturer retailer bank exchange developer
     studio publisher league university government conglomerate model chatbot tool
-    sportsbook sportsbooks operator provider website site console device game""".split()
+    sportsbook sportsbooks operator provider website site console device game institution
+    regulator authority body""".split()
 )
+_THING_NOUNS = frozenset("type kind sort term name group category entity entities brand".split())
 _PLACE_NOUNS = frozenset("city country state place location venue stadium region town nation continent".split())
 _DATE_NOUNS = frozenset("date day year month time week".split())
 _NUMBER_NOUNS = frozenset("number amount percentage percent share sum figure total count price".split())
@@ -107,12 +109,10 @@ def answer_type(question: str) -> str:
         # "what does the memo allege", "what happened": an open question
         if word == "which":
             return "org"
-        first = nxt[0] if nxt else ""
-        if first in _AUX and not (first in ("is", "was", "are", "were") and nxt[1:2] in (["the"], ["a"], ["an"])):
-            return "none"
-        if first in ("happened", "happens", "caused", "causes", "led", "made", "makes"):
-            return "none"
-        return "org"
+        # "what type of businesses", "what is the term for", "what group of people": a named
+        # thing; "what damages did the jury award", "what does the memo allege": open
+        head = [w for w in nxt if w not in ("is", "was", "are", "were", "the", "a", "an")][:1]
+        return "org" if head and head[0] in _THING_NOUNS else "none"
     return "none"
 
 
