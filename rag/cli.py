@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import textwrap
@@ -248,8 +249,25 @@ def cmd_index(args) -> int:
 COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats": cmd_stats, "index": cmd_index}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rag`` console script."""
+# Exit code when the reader of stdout goes away (``rag search --json | head -1``): 128 + SIGPIPE,
+# what a shell reports for ``cat``/``seq``/``grep`` stopped the same way, so that ``set -o
+# pipefail`` scripts see the usual code and an early close is not mistaken for a complete write
+# (0) or for one of rag's own errors (1-3).
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout's file descriptor at /dev/null so that the interpreter's final flush of
+    what is still buffered cannot raise BrokenPipeError a second time (on shutdown)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout already closed or not a real file
+        pass
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         func = getattr(args, "func", None) or COMMANDS[args.command]
@@ -260,6 +278,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rag {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rag`` console script.
+
+    A closed stdout (the reader, e.g. ``head -1``, stopped reading) ends any command quietly
+    with :data:`EXIT_BROKEN_PIPE`, with no traceback."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # a small output is still buffered: a closed pipe shows up here
+        return code
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+    except SystemExit:  # `rag --help`, a usage error, or a plugin command's sys.exit()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            return EXIT_BROKEN_PIPE
+        raise
 
 
 if __name__ == "__main__":

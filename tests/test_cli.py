@@ -1,12 +1,16 @@
 """The `rag` command as a user runs it: a real subprocess, real files, exit codes, JSON shape."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
+
+from rag.cli import EXIT_BROKEN_PIPE
 from tests.conftest import ROOT, SEED
 
 ANSWER_KEYS = {"question", "text", "abstained", "sentences", "sources", "removed_citations", "timing_ms", "settings_hash"}
@@ -145,3 +149,63 @@ def test_ask_filters_and_answerer(tmp_path, corpus_dir):
     assert p.returncode == 2 and "invalid choice" in p.stderr
     p = rag("ask", q, "--index", idx, "--since", "last tuesday", check=False)
     assert p.returncode != 0 and "date" in p.stderr and p.stderr.strip().count("\n") == 0
+
+
+# ---- a closed pipe (`rag search --json | head -1`): a quiet exit, no traceback ------------------
+# Both ways Python writes to a pipe: unbuffered (PYTHONUNBUFFERED=1, the print itself fails) and
+# block-buffered (the default: a small output fails only on the last flush, at exit).
+BUFFERING = pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+
+
+def _popen_rag(args, stdout_fd, unbuffered):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env.update(RAG_EMBEDDER="hash", **({"PYTHONUNBUFFERED": "1"} if unbuffered else {}))
+    return subprocess.Popen([sys.executable, "-m", "rag", *args], stdout=stdout_fd, stderr=subprocess.PIPE,
+                            cwd=ROOT, env=env)
+
+
+def _assert_quiet_broken_pipe(proc):
+    _, err = proc.communicate(timeout=300)
+    err = err.decode("utf-8", "replace")
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+    assert err.strip() == ""
+    assert proc.returncode == EXIT_BROKEN_PIPE == 141, (proc.returncode, err)
+
+
+@BUFFERING
+def test_search_into_a_reader_that_closes_after_one_line(hash_archive, unbuffered):
+    idx = str(hash_archive.path)
+    hash_archive.close()
+    r, w = os.pipe()
+    fcntl.fcntl(r, fcntl.F_SETPIPE_SZ, 4096)  # a small pipe: the ~80 KB of JSON cannot fit before we close
+    proc = _popen_rag(["search", "OpenAI", "--json", "--index", idx, "-k", "50"], w, unbuffered)
+    os.close(w)
+    first = b""
+    while b"\n" not in first:  # like `head -1`: read the first line, then go away
+        chunk = os.read(r, 64)
+        assert chunk, "rag wrote nothing"
+        first += chunk
+    assert first.split(b"\n")[0].strip() == b"["  # the JSON list was being written
+    os.close(r)
+    _assert_quiet_broken_pipe(proc)
+
+
+@BUFFERING
+def test_ask_and_stats_into_a_reader_already_gone(hash_archive, unbuffered):
+    idx = str(hash_archive.path)
+    hash_archive.close()
+    q = "What did Apple do about Beeper Mini?"
+    for args in (["ask", q, "--index", idx], ["ask", q, "--index", idx, "--json"], ["stats", "--index", idx]):
+        r, w = os.pipe()
+        os.close(r)  # `head -1` has already exited
+        proc = _popen_rag(args, w, unbuffered)
+        os.close(w)
+        _assert_quiet_broken_pipe(proc)
+
+
+def test_help_into_a_reader_already_gone():
+    r, w = os.pipe()
+    os.close(r)
+    proc = _popen_rag(["--help"], w, unbuffered=False)  # argparse exits with the help still buffered
+    os.close(w)
+    _assert_quiet_broken_pipe(proc)
