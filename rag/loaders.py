@@ -38,12 +38,16 @@ MAX_BODY_CHARS = 1_000_000  # a record longer than this is not one news article 
 _SNIFF_BYTES = 8192
 _MISSING = {"", "none", "null", "nil", "nan", "n/a"}
 
-JSON_EXT = {".json"}
-JSONL_EXT = {".jsonl", ".ndjson"}
-CSV_EXT = {".csv", ".tsv"}
-TXT_EXT = {".txt", ".md", ".text", ".markdown"}
-HTML_EXT = {".html", ".htm", ".xhtml"}
-FEED_EXT = {".xml", ".rss", ".atom"}
+# Extensions :func:`sniff_format` maps to a loader by name alone (others are sniffed by content).
+JSON_EXT = frozenset({".json"})
+JSONL_EXT = frozenset({".jsonl", ".ndjson"})
+CSV_EXT = frozenset({".csv", ".tsv"})
+TXT_EXT = frozenset({".txt", ".md", ".text", ".markdown"})
+HTML_EXT = frozenset({".html", ".htm", ".xhtml"})
+FEED_EXT = frozenset({".xml", ".rss", ".atom"})
+# The one list of file types newsrag loads: the dispatch below and the upload check
+# (rag/uploads.py, the chat's file picker) both use it.
+LOADABLE_EXTENSIONS = JSON_EXT | JSONL_EXT | CSV_EXT | TXT_EXT | HTML_EXT | FEED_EXT
 
 # In directory walks, files with these stems (any extension) are documentation, not articles.
 DOC_STEMS = {"README", "LICENSE", "LICENCE", "SOURCES", "CHANGELOG", "NOTICE", "COPYING", "AUTHORS"}
@@ -703,6 +707,8 @@ def sniff_format(path: PathLike, text: str) -> str:
     ``csv``, ``txt``, ``html``, ``feed`` or ``xml`` (XML that is not a feed)."""
     ext = Path(path).suffix.lower()
     head = text.lstrip()[:2048].lower()
+    if ext not in LOADABLE_EXTENSIONS:
+        return _sniff_content(text, head)
     if ext in JSONL_EXT:
         return "jsonl"
     if ext in JSON_EXT:
@@ -716,8 +722,13 @@ def sniff_format(path: PathLike, text: str) -> str:
     is_feed = bool(re.search(r"<(rss|feed|rdf:rdf)\b", head))
     if ext in (".rss", ".atom"):
         return "feed"
-    if ext in FEED_EXT:
-        return "feed" if is_feed else ("html" if re.search(r"<html\b", head) else "xml")
+    # the rest of FEED_EXT (.xml): a feed, an XHTML page, or XML newsrag does not load
+    return "feed" if is_feed else ("html" if re.search(r"<html\b", head) else "xml")
+
+
+def _sniff_content(text: str, head: str) -> str:
+    """Format name of a file whose extension is not in :data:`LOADABLE_EXTENSIONS`."""
+    is_feed = bool(re.search(r"<(rss|feed|rdf:rdf)\b", head))
     if head.startswith("["):
         return "json"
     if head.startswith("{"):

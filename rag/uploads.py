@@ -19,9 +19,11 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable
 
 from rag.errors import BadInput
+from rag.loaders import LOADABLE_EXTENSIONS
 from rag.types import BadRecord
 
-ALLOWED_EXTENSIONS = frozenset({".json", ".jsonl", ".csv", ".txt", ".html", ".htm", ".xml", ".rss", ".atom"})
+# Exactly the types ingest loads (one list, defined in rag/loaders.py).
+ALLOWED_EXTENSIONS = LOADABLE_EXTENSIONS
 UPLOADS_DIR = "uploads"
 _MAX_NAME = 120
 _CHUNK = 1 << 20

@@ -1,12 +1,14 @@
 """Upload handling: names, types, sizes, symlinks, and nothing written outside <index>/uploads."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from rag import loaders
 from rag.errors import BadInput
 from rag.settings import Settings
 from rag.uploads import ALLOWED_EXTENSIONS, safe_filename, save_uploads
@@ -51,8 +53,54 @@ def test_safe_filename_rejects(name):
         safe_filename(name)
 
 
-def test_allowed_extensions_are_the_loadable_types():
-    assert ALLOWED_EXTENSIONS == {".json", ".jsonl", ".csv", ".txt", ".html", ".htm", ".xml", ".rss", ".atom"}
+BODY = "The council approved the new tram line on Tuesday after a long debate."
+
+
+def _tiny(ext: str, title: str) -> str:
+    """A small valid file of the format the loaders use for ``ext`` (by their own extension groups)."""
+    rec = {"title": title, "body": BODY, "outlet": "Tiny Times"}
+    if ext in loaders.JSON_EXT:
+        return json.dumps([rec])
+    if ext in loaders.JSONL_EXT:
+        return json.dumps(rec) + "\n"
+    if ext in loaders.CSV_EXT:
+        sep = "\t" if ext == ".tsv" else ","
+        return f"title{sep}body{sep}outlet\n{title}{sep}{BODY}{sep}Tiny Times\n"
+    if ext in loaders.TXT_EXT:
+        return f"Title: {title}\nOutlet: Tiny Times\n\n{BODY}\n"
+    if ext in loaders.HTML_EXT:
+        return (f"<html><head><title>{title}</title>"
+                '<meta property="og:site_name" content="Tiny Times"></head>'
+                f"<body><article><h1>{title}</h1>"
+                f"<p>{BODY}</p><p>{BODY}</p></article></body></html>")
+    if ext == ".atom":
+        return ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Tiny Times</title>'
+                f"<entry><title>{title}</title><summary>{BODY}</summary></entry></feed>")
+    assert ext in loaders.FEED_EXT, f"no loader group for {ext}"
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Tiny Times</title>'
+            f"<item><title>{title}</title><description>{BODY}</description></item></channel></rss>")
+
+
+def test_uploads_accept_exactly_what_ingest_loads():
+    assert ALLOWED_EXTENSIONS is loaders.LOADABLE_EXTENSIONS  # one list, not a copy that can drift
+    assert {".ndjson", ".tsv", ".md", ".xhtml"} <= ALLOWED_EXTENSIONS  # refused before issue 12
+    for ext in loaders.LOADABLE_EXTENSIONS:
+        assert safe_filename(f"Report{ext.upper()}") == f"Report{ext}"
+    for bad in ("tool.exe", "data.dat", "page.php", "notes.docx"):  # .dat would be sniffed, but is not a listed type
+        with pytest.raises(BadInput, match="not accepted"):
+            safe_filename(bad)
+
+
+@pytest.mark.parametrize("ext", sorted(loaders.LOADABLE_EXTENSIONS))
+def test_each_accepted_upload_loads_as_an_article(tmp_path, settings, ext):
+    title = f"Tiny article {ext[1:]}"
+    src = _file(tmp_path, f"tiny{ext}", _tiny(ext, title))
+    result = save_uploads(tmp_path / "idx", [src], settings)
+    assert result.errors == () and [p.name for p in result.saved] == [f"tiny{ext}"]
+    got = list(loaders.load_file(result.saved[0]))
+    assert [type(x).__name__ for x in got] == ["Article"], got
+    art = got[0]
+    assert art.title == title and "tram line" in art.body and art.outlet == "Tiny Times"
 
 
 def test_saves_good_files_and_reports_bad_ones(tmp_path, settings):
