@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -99,6 +99,9 @@ def question_states(items, hits, shown: int = SHOWN):
     prob_by_q: dict[int, list[float]] = defaultdict(list)
     for q, s in zip(qid, oof):
         prob_by_q[int(q)].append(1 / (1 + np.exp(-s)))
+    from rag.answer.features import SENTENCE_FEATURES
+
+    full = fit_model("sentence", SENTENCE_FEATURES, X, y, 3.0, {})  # for questions outside the folds' rows
     states = []
     for i, (x, hs) in enumerate(zip(items, hits)):
         q = QuestionInfo.of(x["query"])
@@ -106,17 +109,9 @@ def question_states(items, hits, shown: int = SHOWN):
         if cands:
             sentence_features(q, hs[:shown], cands)
         probs = prob_by_q.get(i)
-        if probs is None or len(probs) != len(cands):  # null questions: score with a full fit
-            probs = []
-            if cands:
-                from rag.answer.features import SENTENCE_FEATURES
-                from rag.answer.linear import fit_logistic
-
-                if not hasattr(question_states, "_full"):
-                    question_states._full = fit_logistic(X, y, l2=3.0)
-                mean, scale, w, b = question_states._full
-                F = np.array([c.features for c in cands])
-                probs = list(1 / (1 + np.exp(-(b + ((F - mean) / scale) @ w))))
+        if probs is None or len(probs) != len(cands):  # null questions: score with the full fit
+            F = np.array([c.features for c in cands])
+            probs = list(full.proba(F)) if cands else []
         for c, p in zip(cands, probs):
             c.score = float(p)
         states.append({"q": q, "hits": hs[:shown], "cands": cands, "probs": probs})
@@ -136,7 +131,7 @@ def train_entity(items, hits, settings, data_hash, states=None):
     qs = [i for i, x in enumerate(items) if x["question_type"] == "inference_query"]
     for i in qs:
         st = states[i]
-        ents = entity_candidates(st["q"], st["hits"], st["cands"], st["probs"])
+        ents = entity_candidates(st["q"], st["hits"], st["cands"])
         if not ents:
             continue
         F = entity_features(st["q"], st["hits"], ents)
@@ -264,7 +259,7 @@ def cross_validated_answers(items, hits, settings) -> dict[str, Any]:
                 ax.append(abstain_features(q, hs, cs, probs))
                 ay.append(x["question_type"] != "null_query")
             if x["question_type"] == "inference_query" and cs:
-                ents = entity_candidates(q, hs, cs, probs)
+                ents = entity_candidates(q, hs, cs)
                 if ents:
                     ex.append(entity_features(q, hs, ents))
                     ey += [strict_entity(x["answer"], e.text) for e in ents]

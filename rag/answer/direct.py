@@ -99,9 +99,10 @@ def _key(text: str) -> str:
     return " ".join(re.findall(r"[\w'’\-&.]+", text.lower())).replace("’", "'")
 
 
-def entity_candidates(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate],
-                      probs: Sequence[float]) -> list[EntityCandidate]:
-    """Names in the shown passages that could answer ``q``, merged by short form."""
+def entity_candidates(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate]) -> list[EntityCandidate]:
+    """Names in the quotable sentences of the shown passages that could answer ``q``, merged
+    by short form; each remembers the selector scores (``SentenceCandidate.score``) of the
+    sentences naming it."""
     outlets = {_key(h.chunk.outlet or "") for h in hits if h.chunk.outlet}
     found: dict[str, EntityCandidate] = {}
     surface: dict[str, dict[str, int]] = {}

@@ -221,7 +221,7 @@ class ExtractiveAnswerer:
             lead.score = max(c.score for c in chosen) + 1e-6  # its evidence leads
             return f"{name}.", (lead.hit,), chosen
         if kind in ("person", "org", "place"):
-            ents = entity_candidates(q, hits, cands, [c.score for c in cands])
+            ents = entity_candidates(q, hits, cands)
             if not ents:
                 return None, (), chosen
             probs = self.entity_model.proba(entity_features(q, hits, ents))
