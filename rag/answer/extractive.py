@@ -71,7 +71,7 @@ _RESPONSE = re.compile(
     r"\b(?:condemn|den(?:y|ied|ies)|reject|dismiss|respond|repl(?:y|ied)|call(?:ed|ing)? (?:it|the)|"
     r"react|hit back|push(?:ed)? back|refut|slam|counter|insist|said|says|statement)", re.I)
 _REPORT_STEMS = frozenset(stem(w) for w in "allege alleges alleged allegation claim claims claimed accuse accused warn warned".split())
-_ASKS_RESPONSE = re.compile(r"\b(?:respond|response|react|reaction|reply|replied|answer(?:ed)?)\b", re.I)  # below this the top name is not offered as the direct answer
+_ASKS_RESPONSE = re.compile(r"\b(?:respond|response|react|reaction|reply|replied|answer(?:ed)?)\b", re.I)
 
 
 @dataclass
@@ -90,8 +90,9 @@ class ExtractiveAnswerer:
     """Answers with a direct answer and verbatim passage sentences, each cited; abstains on
     weak evidence and on near misses.
 
-    ``embedder`` is accepted for interface compatibility (the selector needs no model).
-    ``last_confidence`` holds the coverage score of the last :meth:`answer` call and
+    ``embedder`` (optional) blends MiniLM cosine into the best candidates' scores when
+    ``settings.answer_embed_sentences > 0`` (off by default). ``models`` replaces shipped
+    models by name (cross-validation passes its own). ``last_confidence`` holds the coverage score of the last :meth:`answer` call and
     ``last_plan`` what it chose.
     """
 
@@ -119,11 +120,11 @@ class ExtractiveAnswerer:
         return best, tuple(_surface(q.text, absent))
 
     def threshold(self, question: str) -> float:
-        """The confidence below which this question is refused. Long, many-part questions
-        (14+ content terms, like MultiHop-RAG's) are covered only in part by any one passage:
-        ``abstain_threshold`` (tuned on its dev split). Short questions should be covered much
-        better: up to ``abstain_short_threshold`` at 5 terms or fewer (tuned on the hand-written
-        sample QA set), linear in between."""
+        """The confidence below which a question of fewer than 12 content terms is refused
+        (longer, many-part ones are judged by the learned refusal instead): from
+        ``abstain_threshold`` at 14 terms up to ``abstain_short_threshold`` at 5 terms or fewer
+        (tuned on the hand-written sample QA set), linear in between: a short question should
+        be covered much better by one passage."""
         s = self.settings
         n = len(QuestionInfo.of(question).need)
         frac = min(1.0, max(0.0, (14 - n) / 9))
@@ -306,8 +307,8 @@ class ExtractiveAnswerer:
             c.score = float(p)
         if long_question:
             # many-part questions: the learned refusal (models/abstain.json, fitted on
-            # MultiHop-RAG dev: 0.91 of its unanswerable questions refused, 0.002 of the
-            # answerable ones, cross-validated); the coverage threshold refused 0.19 of them
+            # MultiHop-RAG dev: 0.95 of its unanswerable questions refused, 0.002 of the
+            # answerable ones, cross-validated); the coverage threshold refused 0.20 of them
             answerable = float(self.abstain_model.proba(abstain_features(q, hits, cands, probs))[0])
             if answerable < self.abstain_model.threshold:
                 return _Plan(confidence, missing, [], None, (), q.kind)
