@@ -77,21 +77,18 @@ _POSSESSIVE = re.compile(r"['’]s\b|['’](?=\s|$)")
 
 def _names(text: str) -> list[EntitySpan]:
     """Names in ``text``: entity spans cut at possessives ("OpenAI’s San Francisco office"
-    -> "OpenAI", "San Francisco"), at most four words."""
+    -> "OpenAI", "San Francisco"), at most four words, with their spans in ``text``."""
     out = []
     for e in entity_spans(text):
-        start = e.start
+        at = e.start
         for part in _POSSESSIVE.split(e.text):
-            lead = len(part) - len(part.lstrip())
             piece = part.strip()
-            at = text.find(piece, start) if piece else -1
-            if (piece and at >= 0 and 1 <= len(piece.split()) <= 4 and any(ch.isalpha() for ch in piece)
-                    and piece.lower() not in STOPWORDS):
-                out.append(EntitySpan(piece, at, at + len(piece)))
-            start += len(part) + 2 if at < 0 else 0
-            if at >= 0:
-                start = at + len(piece)
-            del lead
+            found = text.find(piece, at) if piece else -1
+            if found < 0:
+                continue
+            at = found + len(piece)
+            if 1 <= len(piece.split()) <= 4 and any(ch.isalpha() for ch in piece) and piece.lower() not in STOPWORDS:
+                out.append(EntitySpan(piece, found, found + len(piece)))
     return out
 
 
