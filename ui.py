@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
 
+from rag.answer import available_answerers
 from rag.errors import BadInput, RagError
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -439,7 +440,7 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
             llm_cache["llm"] = OpenAICompatibleLLM(settings)
         return llm_cache.get("llm")
 
-    answerers = ["extractive"] + (["llm"] if settings.llm_configured else [])
+    answerers = available_answerers(settings)
 
     def respond(message, chat, turns, sections, since, until, outlets, answerer, k):
         """Chat handler: rewrite a follow-up, stream the answer, then show the verified one."""

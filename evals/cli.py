@@ -12,11 +12,13 @@ import json
 import sys
 from typing import Sequence
 
+from rag.answer import ANSWERERS
+
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="MultiHop-RAG query JSON, own JSONL, or a name in evals/datasets (smoke, sample_qa)")
     p.add_argument("--corpus", help="ingest this corpus (file or folder) into a cached index first")
-    p.add_argument("--answerer", choices=["extractive", "llm"], help="default: extractive (or $RAG_ANSWERER)")
+    p.add_argument("--answerer", choices=list(ANSWERERS), help="default: extractive (or $RAG_ANSWERER)")
     p.add_argument("-k", "--k", type=int, default=10, help="retrieved chunks kept per question in answers.jsonl (20 are scored for the hits@k curve)")
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--out", help="write metrics.json, answers.jsonl, report.md and plots here")

@@ -131,9 +131,12 @@ class Archive:
     ) -> Answer:
         """Answer ``question`` from the archive. Every ``[n]`` in the answer resolves to a
         source whose quote is an exact span of its article; weak evidence gives a refusal."""
+        from rag.answer import finish
+
         t0 = time.perf_counter()
         hits, retrieve_ms = self._retrieve_for_answer(question, k, since, until, outlets)
-        ans = self._answerer(answerer).answer(question, hits)
+        draft = self._answerer(answerer).draft(question, hits)
+        ans = finish(draft, self.settings.support_threshold)  # every answer, whatever wrote it
         return self._finish(ans, retrieve_ms, t0)
 
     def ask_stream(
@@ -146,9 +149,11 @@ class Archive:
         answerer: str | None = None,
     ) -> "AskStream":
         """Like :meth:`ask`, streamed: iterate for text deltas, then read ``.answer``."""
+        from rag.answer import stream_answer
+
         t0 = time.perf_counter()
         hits, retrieve_ms = self._retrieve_for_answer(question, k, since, until, outlets)
-        inner = self._answerer(answerer).stream(question, hits)
+        inner = stream_answer(self._answerer(answerer), question, hits, self.settings.support_threshold)
         return AskStream(inner, lambda a: self._finish(a, retrieve_ms, t0))
 
     def _finish(self, ans: Answer, retrieve_ms: float, t0: float) -> Answer:

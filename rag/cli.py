@@ -13,6 +13,7 @@ import sys
 import textwrap
 from typing import Sequence
 
+from rag.answer import ANSWERERS
 from rag.errors import RagError
 from rag.settings import Settings
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with cited passages")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
-    p.add_argument("--answerer", choices=["extractive", "llm"], help="default: extractive (or $RAG_ANSWERER)")
+    p.add_argument("--answerer", choices=list(ANSWERERS), help="default: extractive (or $RAG_ANSWERER)")
     p.add_argument("--show-removed", action="store_true",
                    help="after the sources, list the sentences left out because no shown passage supports them")
     _filters(p)

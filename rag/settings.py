@@ -53,7 +53,7 @@ class Settings:
     diversify_penalty: float = 0.0  # MMR-style score penalty per chunk already taken from an article
     syndication: bool = True  # one member per near-duplicate story, others as "also ran in"
     # answering
-    answerer: str = "extractive"  # "extractive" or "llm"
+    answerer: str = "extractive"  # a name of rag.answer.ANSWERERS ("extractive", "llm")
     answer_passages: int = 8
     max_answer_sentences: int = 3
     answer_embed_sentences: int = 0  # extractive: rerank this many sentences with MiniLM (0: lexical only;

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from rag.answer.base import AnswerStream
+from rag.answer.base import Draft, DraftAnswerer
 from rag.answer.direct import (
     ENTITY_FEATURES, YESNO_FEATURES, date_phrase, entity_candidates, entity_features, number_phrase, yesno_features,
 )
@@ -43,11 +43,10 @@ from rag.answer.features import (
     covers, drop_connective, sentence_features, starts_with_pronoun,
 )
 from rag.answer.linear import LogisticModel, load_model
-from rag.answer.verify import meta_stems, neutralize_markers, render_sentence, verify_answer
+from rag.answer.verify import meta_stems, neutralize_markers
 from rag.query import is_temporal
-from rag.syndication import attach_also_ran_in
 from rag.text import entity_spans, stem, terms
-from rag.types import ABSTAIN_TEXT, Answer, Hit
+from rag.types import ABSTAIN_TEXT, Hit
 
 _KEEP_RATIO = 0.35  # further sentences must reach this share of the best one's probability
 _MIN_PROB = 0.05  # and at least this probability
@@ -86,7 +85,7 @@ class _Plan:
     kind: str
 
 
-class ExtractiveAnswerer:
+class ExtractiveAnswerer(DraftAnswerer):
     """Answers with a direct answer and verbatim passage sentences, each cited; abstains on
     weak evidence and on near misses.
 
@@ -335,7 +334,9 @@ class ExtractiveAnswerer:
         """The unverified answer text: the direct answer (when the question asks for one) on
         the first line, then the chosen sentences, each followed by ``[n]``, one per line; or
         :data:`ABSTAIN_TEXT`."""
-        plan = self.plan(question, hits)
+        return self._compose(question, hits, self.plan(question, hits))
+
+    def _compose(self, question: str, hits: Sequence[Hit], plan: _Plan) -> str:
         self.last_plan = plan
         self.last_confidence = plan.confidence
         if not plan.chosen:
@@ -354,29 +355,13 @@ class ExtractiveAnswerer:
             lines.append(f"{_dateline(hits[c.hit]) if dated else ''}{text} [{c.hit + 1}]")
         return "\n".join(lines)
 
-    def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """Compose and verify an extractive answer."""
+    def draft(self, question: str, hits: Sequence[Hit]) -> Draft:
+        """The unverified extractive answer (:func:`rag.answer.base.finish` verifies it)."""
         t0 = time.perf_counter()
-        raw = self.compose(question, hits)
-        t1 = time.perf_counter()
-        ans = verify_answer(
-            question, raw, hits, support_threshold=self.settings.support_threshold, answerer=self.name
-        )
-        ans = attach_also_ran_in(ans, hits)  # where else each cited story ran (rag.syndication)
-        if ans.abstained and self.last_plan is not None and self.last_plan.missing:
-            ans = replace(ans, text=f"{ABSTAIN_TEXT} Nothing in it mentions {_join(self.last_plan.missing)}.")
-        return replace(ans, timing_ms={**ans.timing_ms, "answer": (t1 - t0) * 1000})
-
-    def stream(self, question: str, hits: Sequence[Hit]) -> AnswerStream:
-        """The verified answer's text, sentence by sentence; ``.answer`` is the same Answer."""
-        ans = self.answer(question, hits)
-        if ans.abstained or not ans.sentences:
-            deltas = [ans.text]
-        else:
-            parts = [render_sentence(s) for s in ans.sentences]
-            head = ans.text[: len(ans.text) - len(" ".join(parts))] if ans.text.endswith(" ".join(parts)) else ""
-            deltas = ([head] if head else []) + [p + " " for p in parts[:-1]] + parts[-1:]
-        return AnswerStream(deltas, lambda _text: ans)
+        plan = self.plan(question, hits)
+        raw = self._compose(question, hits, plan)
+        note = f"Nothing in it mentions {_join(plan.missing)}." if plan.missing else ""  # used if refused
+        return Draft(question, raw, tuple(hits), self.name, {"answer": (time.perf_counter() - t0) * 1000}, note)
 
 
 _IRREGULAR = {

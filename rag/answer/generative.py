@@ -1,20 +1,16 @@
-"""LLM answerer: numbered passages + ``prompts/answer.md`` -> LLM -> :func:`verify_answer`.
-
-Sources carry ``also_ran_in`` from their hits (:mod:`rag.syndication`), as in the extractive
-answerer."""
+"""LLM answerer: numbered passages + ``prompts/answer.md`` -> LLM -> a :class:`Draft` that
+:func:`rag.answer.base.finish` verifies, as every answer."""
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from rag.answer.base import AnswerStream
-from rag.answer.verify import neutralize_markers, verify_answer
+from rag.answer.base import Draft, DraftAnswerer
+from rag.answer.verify import neutralize_markers
 from rag.llm import LLMClient
 from rag.prompts import load_prompt
-from rag.syndication import attach_also_ran_in
-from rag.types import ABSTAIN_TEXT, Answer, Hit
+from rag.types import ABSTAIN_TEXT, Hit
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 
@@ -35,10 +31,12 @@ def format_passages(hits: Sequence[Hit]) -> str:
     return "\n\n".join(blocks)
 
 
-class GenerativeAnswerer:
-    """Answers with an LLM (any :class:`rag.llm.LLMClient`), then verifies the citations."""
+class GenerativeAnswerer(DraftAnswerer):
+    """Answers with an LLM (any :class:`rag.llm.LLMClient`); its drafts are verified by
+    :func:`rag.answer.base.finish` like every answer."""
 
     name = "llm"
+    streams = True
 
     def __init__(self, settings: Any, llm: LLMClient):
         self.settings = settings
@@ -49,25 +47,20 @@ class GenerativeAnswerer:
         """The (system, user) messages sent to the LLM."""
         return self.prompt.messages(question=question.strip(), passages=format_passages(hits))
 
-    def _verify(self, question: str, raw: str, hits: Sequence[Hit], answer_ms: float) -> Answer:
-        ans = verify_answer(
-            question, _THINK.sub("", raw), hits, support_threshold=self.settings.support_threshold, answerer=self.name
-        )
-        ans = attach_also_ran_in(ans, hits)  # where else each cited story ran (rag.syndication)
-        return replace(ans, timing_ms={**ans.timing_ms, "answer": answer_ms})
+    def _draft(self, question: str, raw: str, hits: Sequence[Hit], answer_ms: float) -> Draft:
+        return Draft(question, _THINK.sub("", raw), tuple(hits), self.name, {"answer": answer_ms})
 
-    def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """Ask the LLM once and verify its reply (no call when there are no passages)."""
+    def draft(self, question: str, hits: Sequence[Hit]) -> Draft:
+        """Ask the LLM once (no call when there are no passages)."""
         t0 = time.perf_counter()
         if not hits:
-            return self._verify(question, ABSTAIN_TEXT, hits, 0.0)
+            return self._draft(question, ABSTAIN_TEXT, hits, 0.0)
         system, user = self.messages(question, hits)
         raw = self.llm.complete(user, system=system)
-        return self._verify(question, raw, hits, (time.perf_counter() - t0) * 1000)
+        return self._draft(question, raw, hits, (time.perf_counter() - t0) * 1000)
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> AnswerStream:
-        """Yield the LLM's raw deltas as they arrive; ``.answer`` is then the verified Answer
-        (whose text replaces the streamed one)."""
+    def draft_deltas(self, question: str, hits: Sequence[Hit]) -> tuple[Iterator[str], Callable[[str], Draft]]:
+        """The LLM's raw deltas as they arrive, and the draft of their concatenation."""
         t0 = time.perf_counter()
 
         def deltas() -> Iterator[str]:
@@ -77,6 +70,4 @@ class GenerativeAnswerer:
             system, user = self.messages(question, hits)
             yield from self.llm.stream(user, system=system)
 
-        return AnswerStream(
-            deltas(), lambda raw: self._verify(question, raw, hits, (time.perf_counter() - t0) * 1000)
-        )
+        return deltas(), lambda raw: self._draft(question, raw, hits, (time.perf_counter() - t0) * 1000)
