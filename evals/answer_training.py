@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
 
 from evals.train_answer import FOLDS, cross_val, fit_model, folds_of, overlaps_fact
-from rag.answer.linear import LogisticModel
 
 REFUSE_NULLS = 0.95  # share of the (training) null questions the refusal threshold must refuse; 0.90 gave 0.914 out of fold
 SHOWN = 8  # passages the answerer is shown (Settings.answer_passages; 6 gave name ranking 0.760 CV, 10 gave 0.802)
@@ -122,26 +122,67 @@ def strict_entity(gold: str, text: str) -> bool:
     return gold.strip().lower() in text.lower()
 
 
-def train_entity(items, hits, settings, data_hash, states=None):
+# ---- training rows, shared by the trainers and the cross-validated answerer ----------------
+def entity_rows(items, states, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, is-the-gold-answer, question index) of every name candidate of the who/which
+    questions among ``indices``."""
     from rag.answer.direct import ENTITY_FEATURES, entity_candidates, entity_features
+
+    X, y, qid = [], [], []
+    for i in indices:
+        st = states[i]
+        if items[i]["question_type"] != "inference_query" or not st["cands"]:
+            continue
+        ents = entity_candidates(st["q"], st["hits"], st["cands"])
+        if ents:
+            X.append(entity_features(st["q"], st["hits"], ents))
+            y += [strict_entity(items[i]["answer"], e.text) for e in ents]
+            qid += [i] * len(ents)
+    return (np.vstack(X) if X else np.zeros((0, len(ENTITY_FEATURES)))), np.array(y, dtype=float), np.array(qid)
+
+
+def yesno_rows(items, states, indices) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(features, gold is yes, question indexes) of the yes/no questions among ``indices``."""
+    from rag.answer.direct import yesno_features
+    from rag.query import is_temporal
+
+    qs = [i for i in indices if items[i]["answer"].strip().lower() in ("yes", "no") and states[i]["cands"]]
+    X = np.array([yesno_features(states[i]["q"], states[i]["hits"], states[i]["cands"], states[i]["probs"],
+                                 is_temporal(items[i]["query"])) for i in qs])
+    y = np.array([items[i]["answer"].strip().lower() == "yes" for i in qs], dtype=float)
+    return X, y, qs
+
+
+def abstain_rows(items, states, indices) -> tuple[np.ndarray, np.ndarray]:
+    """(features, answerable) of the questions among ``indices`` (null queries: not)."""
+    from rag.answer.features import abstain_features
+
+    X = np.array([abstain_features(states[i]["q"], states[i]["hits"], states[i]["cands"], states[i]["probs"])
+                  for i in indices])
+    y = np.array([items[i]["question_type"] != "null_query" for i in indices], dtype=float)
+    return X, y
+
+
+def refusal_rates(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float]:
+    """(share of null questions refused, share of answerable ones refused) at threshold ``t``."""
+    return float(np.mean(p[y == 0] < t)), float(np.mean(p[y == 1] < t))
+
+
+def refusal_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The threshold on P(answerable) with the fewest answerable questions refused among those
+    refusing at least :data:`REFUSE_NULLS` of the null ones (0.5 when none does)."""
+    ok = [t for t in np.linspace(0.01, 0.99, 99) if refusal_rates(p, y, t)[0] >= REFUSE_NULLS]
+    return float(min(ok, key=lambda t: refusal_rates(p, y, t)[1])) if ok else 0.5
+
+
+def train_entity(items, hits, settings, data_hash, states=None):
+    from rag.answer.direct import ENTITY_FEATURES
 
     states = states or question_states(items, hits)
     folds = folds_of(len(items))
-    X, y, g, qid, texts = [], [], [], [], []
     qs = [i for i, x in enumerate(items) if x["question_type"] == "inference_query"]
-    for i in qs:
-        st = states[i]
-        ents = entity_candidates(st["q"], st["hits"], st["cands"])
-        if not ents:
-            continue
-        F = entity_features(st["q"], st["hits"], ents)
-        for e, row in zip(ents, F):
-            X.append(row)
-            y.append(strict_entity(items[i]["answer"], e.text))
-            g.append(folds[i])
-            qid.append(i)
-            texts.append(e.text)
-    X, y, g, qid = np.array(X), np.array(y, dtype=float), np.array(g), np.array(qid)
+    X, y, qid = entity_rows(items, states, range(len(items)))
+    g = np.array([folds[i] for i in qid])
     l2 = 3.0
     oof = cross_val(X, y, g, l2)
     model = fit_model("entity", ENTITY_FEATURES, X, y, l2, {})
@@ -165,14 +206,11 @@ def train_entity(items, hits, settings, data_hash, states=None):
 
 
 def train_yesno(items, hits, settings, data_hash, states=None):
-    from rag.answer.direct import YESNO_FEATURES, yesno_features
-    from rag.query import is_temporal
+    from rag.answer.direct import YESNO_FEATURES
 
     states = states or question_states(items, hits)
     folds = folds_of(len(items))
-    qs = [i for i, x in enumerate(items) if x["answer"].strip().lower() in ("yes", "no") and states[i]["cands"]]
-    X = np.array([yesno_features(states[i]["q"], states[i]["hits"], states[i]["cands"], states[i]["probs"], is_temporal(items[i]["query"])) for i in qs])
-    y = np.array([items[i]["answer"].strip().lower() == "yes" for i in qs], dtype=float)
+    X, y, qs = yesno_rows(items, states, range(len(items)))
     g = np.array([folds[i] for i in qs])
     l2 = 10.0
     oof = cross_val(X, y, g, l2)
@@ -188,28 +226,18 @@ def train_yesno(items, hits, settings, data_hash, states=None):
 def train_abstain(items, hits, settings, data_hash, states=None):
     """Answerable or not: null queries (no evidence in the archive) are the negatives. The
     threshold is the largest that refuses at least 90% of the null questions out of fold."""
-    from rag.answer.features import ABSTAIN_FEATURES, abstain_features
+    from rag.answer.features import ABSTAIN_FEATURES
 
     states = states or question_states(items, hits)
-    folds = folds_of(len(items))
-    X = np.array([abstain_features(st["q"], st["hits"], st["cands"], st["probs"]) for st in states])
-    y = np.array([x["question_type"] != "null_query" for x in items], dtype=float)
-    g = np.array(folds)
+    X, y = abstain_rows(items, states, range(len(items)))
+    g = np.array(folds_of(len(items)))
     l2 = 3.0
     oof = 1 / (1 + np.exp(-cross_val(X, y, g, l2)))
-    model = fit_model("abstain", ABSTAIN_FEATURES, X, y, l2, {})
+    t = refusal_threshold(oof, y)  # chosen out of fold
+    model = fit_model("abstain", ABSTAIN_FEATURES, X, y, l2, {}, threshold=t)
     ins = model.proba(X)
-
-    def rates(p, t):
-        return float(np.mean(p[y == 0] < t)), float(np.mean(p[y == 1] < t))
-
-    grid = np.linspace(0.01, 0.99, 99)
-    # out-of-fold choice of threshold: the lowest false refusal with >= 90% nulls refused
-    ok = [t for t in grid if rates(oof, t)[0] >= REFUSE_NULLS]
-    t = float(min(ok, key=lambda t: rates(oof, t)[1])) if ok else 0.5
-    model = LogisticModel(model.name, model.features, model.mean, model.scale, model.weights, model.bias, t, model.meta)
-    figs = {"threshold": t, "cv_null_refused": rates(oof, t)[0], "cv_answerable_refused": rates(oof, t)[1],
-            "in_sample_null_refused": rates(ins, t)[0], "in_sample_answerable_refused": rates(ins, t)[1]}
+    figs = {"threshold": t, "cv_null_refused": refusal_rates(oof, y, t)[0], "cv_answerable_refused": refusal_rates(oof, y, t)[1],
+            "in_sample_null_refused": refusal_rates(ins, y, t)[0], "in_sample_answerable_refused": refusal_rates(ins, y, t)[1]}
     model.meta.update({"fitted_on": "MultiHop-RAG dev split, all questions (null = unanswerable)", "training_data_sha256": data_hash,
                        "l2": l2, "folds": 5, "refusal": figs, "command": "make answer-models"})
     return model, "abstain: " + ", ".join(f"{k} {v:.3f}" for k, v in figs.items())
@@ -226,11 +254,9 @@ def cross_validated_answers(items, hits, settings) -> dict[str, Any]:
     verifier, and score the direct answers by ``rag eval``'s strict rule. These are the
     figures to expect on questions the models never saw."""
     from evals import metrics as M
-    from rag.answer.direct import ENTITY_FEATURES, YESNO_FEATURES, entity_candidates, entity_features, yesno_features
+    from rag.answer.direct import ENTITY_FEATURES, YESNO_FEATURES
     from rag.answer.extractive import ExtractiveAnswerer
-    from rag.answer.features import (ABSTAIN_FEATURES, SENTENCE_FEATURES, QuestionInfo, abstain_features, candidates,
-                                     sentence_features)
-    from rag.query import is_temporal
+    from rag.answer.features import ABSTAIN_FEATURES, SENTENCE_FEATURES, QuestionInfo, candidates, sentence_features
 
     folds = folds_of(len(items))
     shown = settings.answer_passages
@@ -249,30 +275,15 @@ def cross_validated_answers(items, hits, settings) -> dict[str, Any]:
         for i in range(len(items)):
             for c, p in zip(cands[i], sent.proba(feats[i]) if len(feats[i]) else []):
                 c.score = float(p)
-        ex, ey = [], []
-        yx, yy = [], []
-        ax, ay = [], []
-        for i in train:
-            x, q, hs, cs = items[i], qs[i], hits[i][:shown], cands[i]
-            probs = [c.score for c in cs]
-            if cs:
-                ax.append(abstain_features(q, hs, cs, probs))
-                ay.append(x["question_type"] != "null_query")
-            if x["question_type"] == "inference_query" and cs:
-                ents = entity_candidates(q, hs, cs)
-                if ents:
-                    ex.append(entity_features(q, hs, ents))
-                    ey += [strict_entity(x["answer"], e.text) for e in ents]
-            if x["answer"].strip().lower() in ("yes", "no") and cs:
-                yx.append(yesno_features(q, hs, cs, probs, is_temporal(x["query"])))
-                yy.append(x["answer"].strip().lower() == "yes")
-        ent = fit_model("entity", ENTITY_FEATURES, np.vstack(ex), np.array(ey, dtype=float), 3.0, {})
-        yn = fit_model("yesno", YESNO_FEATURES, np.array(yx), np.array(yy, dtype=float), 10.0, {})
-        ab = fit_model("abstain", ABSTAIN_FEATURES, np.array(ax), np.array(ay, dtype=float), 3.0, {})
-        p_ab, y_ab = ab.proba(np.array(ax)), np.array(ay)
-        grid = [t for t in np.linspace(0.01, 0.99, 99) if np.mean(p_ab[y_ab == 0] < t) >= REFUSE_NULLS]
-        t = float(min(grid, key=lambda t: np.mean(p_ab[y_ab == 1] < t))) if grid else 0.5
-        ab = LogisticModel(ab.name, ab.features, ab.mean, ab.scale, ab.weights, ab.bias, t, ab.meta)
+        states = [{"q": qs[i], "hits": hits[i][:shown], "cands": cands[i], "probs": [c.score for c in cands[i]]}
+                  for i in range(len(items))]
+        ex, ey, _ = entity_rows(items, states, train)
+        yx, yy, _ = yesno_rows(items, states, train)
+        ax, ay = abstain_rows(items, states, [i for i in train if cands[i]])
+        ent = fit_model("entity", ENTITY_FEATURES, ex, ey, 3.0, {})
+        yn = fit_model("yesno", YESNO_FEATURES, yx, yy, 10.0, {})
+        ab = fit_model("abstain", ABSTAIN_FEATURES, ax, ay, 3.0, {})
+        ab = replace(ab, threshold=refusal_threshold(ab.proba(ax), ay))  # chosen on the training folds
         answerer = ExtractiveAnswerer(settings, models={"sentence": sent, "entity": ent, "yesno": yn, "abstain": ab})
         for i in range(len(items)):
             if folds[i] != k:

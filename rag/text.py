@@ -121,6 +121,13 @@ def content_words(text: str) -> list[str]:
     return [t.norm for t in terms(text)]
 
 
+@lru_cache(maxsize=8192)
+def stems(text: str) -> frozenset[str]:
+    """The stems of the content words of ``text`` (cached per text: a question's passages are
+    matched against it in several steps)."""
+    return frozenset(stem(t.norm) for t in terms(text))
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Crude, symmetric suffix stripping ("releases"/"released"/"release" -> "releas") used

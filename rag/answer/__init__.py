@@ -7,13 +7,26 @@ entry here.
 """
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any, Callable
 
 from rag.answer.base import Answerer, AnswerStream, Draft, DraftAnswerer, finish, stream_answer
-from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.generative import GenerativeAnswerer
-from rag.answer.verify import verify_answer
 from rag.errors import BackendUnavailable
+
+# The answerers themselves load on first use: every `rag` command reads the registry's names
+# (its --answerer choices), and importing the answerers' models and numpy for `rag stats` or
+# `rag --help` cost ~65 ms of start-up.
+_LAZY = {
+    "ExtractiveAnswerer": "rag.answer.extractive",
+    "GenerativeAnswerer": "rag.answer.generative",
+    "verify_answer": "rag.answer.verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rag.answer' has no attribute {name!r}")
 
 __all__ = [
     "ANSWERERS",
@@ -32,6 +45,8 @@ __all__ = [
 
 
 def _extractive(settings: Any, llm: Any = None, embedder: Any = None) -> Answerer:
+    from rag.answer.extractive import ExtractiveAnswerer
+
     return ExtractiveAnswerer(settings, embedder=embedder)
 
 
@@ -44,6 +59,8 @@ def _llm(settings: Any, llm: Any = None, embedder: Any = None) -> Answerer:
         from rag.llm import OpenAICompatibleLLM
 
         llm = OpenAICompatibleLLM(settings)
+    from rag.answer.generative import GenerativeAnswerer
+
     return GenerativeAnswerer(settings, llm)
 
 

@@ -45,7 +45,7 @@ from rag.answer.features import (
 from rag.answer.linear import LogisticModel, load_model
 from rag.answer.verify import meta_stems, neutralize_markers
 from rag.query import is_temporal
-from rag.text import entity_spans, stem, terms
+from rag.text import entity_spans, stem, stems, terms
 from rag.types import ABSTAIN_TEXT, Hit
 
 _KEEP_RATIO = 0.35  # further sentences must reach this share of the best one's probability
@@ -194,7 +194,7 @@ class ExtractiveAnswerer(DraftAnswerer):
         if not entity_spans(p.text) or len(merged.split()) > _PAIR_MAX_WORDS:
             return c
         return SentenceCandidate(c.hit, p.start, c.end, merged, p.position, p.stems | c.stems, p.pairs | c.pairs,
-                                 p.names + c.names, c.score, c.features)
+                                 c.score, c.features)
 
     # ---- direct answers ----------------------------------------------------------------
     def _direct(self, q: QuestionInfo, hits: Sequence[Hit], cands: list[SentenceCandidate],
@@ -423,7 +423,7 @@ def _uncovered(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCan
             have |= c.stems
     for i, h in enumerate(hits):
         if h.chunk.article_id in articles:
-            have |= meta_stems(h.chunk) | {stem(t.norm) for t in terms(h.chunk.text)}
+            have |= meta_stems(h.chunk) | stems(h.chunk.text)
     return [k for g in q.name_groups if not g & have for k in sorted(g)]
 
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 from rag.answer.question import answer_type
 from rag.answer.verify import injected_spans, is_refusal, meta_stems, needs
-from rag.text import entity_spans, idf, split_sentences, stem, terms
+from rag.text import entity_spans, idf, split_sentences, stem, stems, terms
 from rag.types import Hit
 
 SENTENCE_FEATURES: tuple[str, ...] = (
@@ -69,7 +70,7 @@ _CALENDAR = frozenset(
 _QUOTES = re.compile(r"[\"“”]")
 
 
-@dataclass
+@dataclass(frozen=True)
 class QuestionInfo:
     """What the selector needs to know about a question, computed once."""
 
@@ -85,6 +86,11 @@ class QuestionInfo:
 
     @classmethod
     def of(cls, question: str) -> "QuestionInfo":
+        """The question read once (cached: one answer reads it in several steps)."""
+        return _question_info(question)
+
+    @classmethod
+    def _read(cls, question: str) -> "QuestionInfo":
         need = needs(question)
         toks = [stem(t.norm) for t in terms(question)]
         words = frozenset(w.lower() for w in re.findall(r"[\w'’\-]+", question))
@@ -124,6 +130,11 @@ def covers(q: "QuestionInfo", have: frozenset[str] | set[str]) -> bool:
     return all(g & have for g in q.name_groups)
 
 
+@lru_cache(maxsize=1024)
+def _question_info(question: str) -> QuestionInfo:
+    return QuestionInfo._read(question)
+
+
 @dataclass
 class SentenceCandidate:
     """One sentence of a shown passage: ``hit`` is its passage's index among the shown hits,
@@ -136,12 +147,11 @@ class SentenceCandidate:
     position: int  # sentence index within the passage
     stems: frozenset[str]
     pairs: frozenset[tuple[str, str]]
-    names: tuple[str, ...] = ()
     score: float = 0.0
     features: np.ndarray | None = field(default=None, repr=False)
 
 
-def _strip_glued_headline(text: str, start: int, title: str) -> int:
+def _strip_glued_headline(text: str, title: str) -> int:
     """How many characters of a sentence are a headline repeated in front of it."""
     t = (title or "").strip()
     if len(t) >= 12 and text.startswith(t) and len(text) > len(t) + 20:
@@ -159,7 +169,7 @@ def candidates(hits: Sequence[Hit]) -> list[SentenceCandidate]:
         for pos, (s, e) in enumerate(split_sentences(text)):
             if any(s < be and bs < e for bs, be in bad):
                 continue
-            cut = _strip_glued_headline(text[s:e], s, h.chunk.title)
+            cut = _strip_glued_headline(text[s:e], h.chunk.title)
             s += cut
             sent = text[s:e]
             if not _is_sentence(sent):
@@ -222,7 +232,6 @@ def sentence_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[Sent
         text = c.text
         meta_only = metas[c.hit] - c.stems
         names = _new_names(q, text)
-        c.names = tuple(names)
         nums_new = any(t.kind == "number" and t.norm not in q.need for t in terms(text))
         has_date = bool(_MONTH.search(text))
         kind = q.kind
@@ -260,7 +269,7 @@ def sentence_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[Sent
             float(text.lstrip().startswith("(") or text.count("(") >= 2),
             math.log(n_words),
             float(n_words > 55),
-            float(_strip_glued_headline(text, 0, hits[c.hit].chunk.title) > 0),
+            float(_strip_glued_headline(text, hits[c.hit].chunk.title) > 0),
             float(quoted),
             float(lex >= best_by_hit[c.hit] - 1e-9),
         )
@@ -296,7 +305,7 @@ def coverage(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandi
     if total <= 0:
         return 0.0, 0.0, []
     metas = [meta_stems(h.chunk) for h in hits]
-    bodies = [{stem(t.norm) for t in terms(h.chunk.text)} for h in hits]
+    bodies = [set(stems(h.chunk.text)) for h in hits]
     strong = sorted(q.strong)
 
     def cov(have: set[str]) -> float:

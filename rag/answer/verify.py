@@ -56,7 +56,7 @@ from functools import lru_cache
 from typing import Sequence
 
 from rag.answer.question import answer_type
-from rag.text import idf, split_sentences, stem, terms
+from rag.text import idf, split_sentences, stem, stems, terms
 from rag.types import ABSTAIN_TEXT, Answer, Chunk, Direct, Hit, Sentence, Source
 
 _LABEL = r"(?:(?:passage|source|doc|document)s?\s*)?"
@@ -229,10 +229,6 @@ def score(need: Need, have: set[str] | frozenset[str]) -> float:
     return got / total * 0.5**missing
 
 
-def _stems(text: str) -> frozenset[str]:
-    return frozenset(stem(t.norm) for t in terms(text))
-
-
 def meta_stems(chunk: Chunk) -> frozenset[str]:
     """Stems of a passage's headline, outlet, author, header and publication date."""
     return _meta_stems(chunk.title or "", chunk.outlet or "", chunk.author or "", chunk.header or "", chunk.published_at)
@@ -240,7 +236,7 @@ def meta_stems(chunk: Chunk) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def _meta_stems(title: str, outlet: str, author: str, header: str, d: datetime | None) -> frozenset[str]:
-    out = set(_stems(" ".join([title, outlet, author, header])))
+    out = set(stems(" ".join([title, outlet, author, header])))
     if d is not None:
         month = _MONTHS[d.month - 1]
         out |= {str(d.year), str(d.month), str(d.day), stem(month), stem(month[:3])}
@@ -315,7 +311,7 @@ class _Passage:
     def build(cls, chunk: Chunk) -> "_Passage":
         text = chunk.text
         spans = split_sentences(text) or [(0, len(text))]
-        sets = [_stems(text[s:e]) for s, e in spans]
+        sets = [stems(text[s:e]) for s, e in spans]
         bad = injected_spans(text)
         ok = [not any(s < be and bs < e for bs, be in bad) for s, e in spans]
         wins = {sp: st for sp, st, good in zip(spans, sets, ok) if good}
