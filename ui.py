@@ -4,7 +4,7 @@
     rag ui       [--index DIR] [--host 127.0.0.1] [--port 7860]
 
 Presentation and wiring only: answers come from :meth:`rag.archive.Archive.ask_stream`,
-follow-ups are rewritten by :mod:`rag.followup`, uploads are stored by :mod:`rag.uploads`,
+follow-ups are rewritten by :mod:`rag.answer.followup`, uploads are stored by :mod:`rag.ingest.uploads`,
 evals run through :func:`evals.run.run_eval` on the open archive (Evals tab, one at a time,
 each into a fresh ``<runs>/<timestamp>/``). The archive (index and models) is opened once per process. Binds 127.0.0.1 unless told
 otherwise; never shares publicly unless ``--share``; basic auth when ``RAG_UI_USER`` and
@@ -357,9 +357,9 @@ def new_run_dir(runs_dir: str | Path) -> Path:
 
 def stage_dataset(upload: Any, run_dir: Path, settings) -> Path:
     """Copy an uploaded eval dataset into ``<run_dir>/uploads/`` under a safe name (the rules of
-    :mod:`rag.uploads`: size limit, no symlinks, no path from the client's name) and return it.
+    :mod:`rag.ingest.uploads`: size limit, no symlinks, no path from the client's name) and return it.
     Only ``.json`` (MultiHop-RAG) and ``.jsonl`` files are accepted."""
-    from rag.uploads import save_uploads
+    from rag.ingest.uploads import save_uploads
 
     result = save_uploads(run_dir, [upload], settings)
     if result.errors:
@@ -428,14 +428,14 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
     :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals; API endpoint ``/ask``."""
     import gradio as gr
 
-    from rag import followup
-    from rag.uploads import ALLOWED_EXTENSIONS, save_uploads
+    from rag.answer import followup
+    from rag.ingest.uploads import ALLOWED_EXTENSIONS, save_uploads
 
     llm_cache: dict[str, Any] = {}
 
     def condense_llm():
         if settings.llm_configured and "llm" not in llm_cache:
-            from rag.llm import OpenAICompatibleLLM
+            from rag.answer.llm import OpenAICompatibleLLM
 
             llm_cache["llm"] = OpenAICompatibleLLM(settings)
         return llm_cache.get("llm")

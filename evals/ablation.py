@@ -52,8 +52,8 @@ KEYS = ("hits@4", "hits@10", "mrr@10", "allgold@10")
 def cluster_stats(index: Path) -> dict:
     """Syndication clusters of the index's articles, computed on a temporary copy of its
     records (sketching writes a table; the index itself stays untouched)."""
-    from rag.records import Records
-    from rag.syndication import update_clusters
+    from rag.index.records import Records
+    from rag.retrieve.syndication import update_clusters
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "records.sqlite3"
@@ -73,7 +73,7 @@ def cluster_stats(index: Path) -> dict:
 
 def run(index: str, dataset: str, limit: int | None = None, cv: bool = False, log=print) -> dict:
     from rag.archive import Archive
-    from rag.retrieve import Retriever
+    from rag.retrieve.retriever import Retriever
     from rag.settings import Settings
 
     base = Settings.load(env={})

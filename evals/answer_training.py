@@ -144,7 +144,7 @@ def entity_rows(items, states, indices) -> tuple[np.ndarray, np.ndarray, np.ndar
 def yesno_rows(items, states, indices) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """(features, gold is yes, question indexes) of the yes/no questions among ``indices``."""
     from rag.answer.direct import yesno_features
-    from rag.query import is_temporal
+    from rag.retrieve.query import is_temporal
 
     qs = [i for i in indices if items[i]["answer"].strip().lower() in ("yes", "no") and states[i]["cands"]]
     X = np.array([yesno_features(states[i]["q"], states[i]["hits"], states[i]["cands"], states[i]["probs"],

@@ -17,7 +17,7 @@ them:
   question asks for a name or yes/no, as the answer prompt asks.
 
 The text goes through the real :class:`rag.answer.GenerativeAnswerer` with a scripted
-:class:`rag.llm.LLMClient`, and each scripted sentence is traced to its verified sentence:
+:class:`rag.answer.llm.LLMClient`, and each scripted sentence is traced to its verified sentence:
 
 * ``wrong_moved``: a wrong citation replaced by a passage that holds the gold fact (>= 0.90);
 * ``right_kept``: a right citation still on the same passage (>= 0.98);
@@ -93,7 +93,7 @@ class Case:
 
 
 class ScriptedLLM:
-    """An :class:`rag.llm.LLMClient` that returns the next scripted text."""
+    """An :class:`rag.answer.llm.LLMClient` that returns the next scripted text."""
 
     def __init__(self) -> None:
         self.reply = ""

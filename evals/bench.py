@@ -128,7 +128,7 @@ def _run_child(cmd: list[str], env: dict | None = None, timeout: float = 3600) -
 
 
 def _corpus_articles(path: Path) -> list:
-    from rag.loaders import iter_articles
+    from rag.ingest.loaders import iter_articles
 
     return [a for a in iter_articles([path]) if hasattr(a, "body")]
 
@@ -218,7 +218,7 @@ def _lookup_from_index(index: Path) -> dict[str, np.ndarray]:
     """{hash of indexed text: vector} of an index folder, read without opening it for writing."""
     import sqlite3
 
-    from rag.dense import DenseIndex
+    from rag.index.dense import DenseIndex
 
     dense = DenseIndex.load(index / "dense")
     if dense is None:
@@ -284,8 +284,8 @@ def _llama_filters(since_ts: float | None, outlet: str | None):
 def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rounds: int, log) -> dict[str, Any]:
     """Ingest ``articles`` three ways in alternating rounds; returns seconds, rates, ratios."""
     from rag.archive import Archive
-    from rag.chunking import chunk_article
-    from rag.embedding import make_embedder
+    from rag.ingest.chunking import chunk_article
+    from rag.index.embedding import make_embedder
 
     settings = _settings(out / "ingest-index", embedder_name)
     shutil.rmtree(out / "ingest-index", ignore_errors=True)
@@ -378,7 +378,7 @@ def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rou
 def bench_reingest(articles: list, out: Path, embedder_name: str, full_seconds: float, log) -> dict[str, Any]:
     """Re-ingest the step-1 index's corpus unchanged, then with 1% of the articles edited."""
     from rag.archive import Archive
-    from rag.ingest import ingest_paths
+    from rag.ingest.pipeline import ingest_paths
 
     archive = Archive.open(settings=_settings(out / "ingest-index", embedder_name))
     files = sorted((out / "ingest-parts").glob("part*.jsonl"))
@@ -421,8 +421,8 @@ def _with_param(url: str, key: str, value: str) -> str:
 def build_replicas(articles: list, target_chunks: int, chunk_tokens: int, overlap: int) -> tuple[list, int]:
     """The articles, then replicas of them (a distinct URL and a ``[rN]`` tag word at the end
     of the body), until about ``target_chunks`` chunks."""
-    from rag.chunking import chunk_article
-    from rag.ids import article_id
+    from rag.ingest.chunking import chunk_article
+    from rag.ingest.ids import article_id
 
     per = [len(chunk_article(a, chunk_tokens, overlap)) for a in articles]
     out, total, r = [], 0, 0
@@ -445,8 +445,8 @@ def _worker_scale_ingest(job: dict) -> dict[str, Any]:
     """In a child process: full ingest of the replicated corpus with the replica embedder, then
     an unchanged re-ingest and a 1%-edited one. Reports times, stages and peak RSS."""
     from rag.archive import Archive
-    from rag.embedding import make_embedder
-    from rag.ingest import ingest_paths
+    from rag.index.embedding import make_embedder
+    from rag.ingest.pipeline import ingest_paths
 
     settings = _settings(Path(job["index"]), job["embedder"])
     fallback = make_embedder(settings)
@@ -638,7 +638,7 @@ def bench_million(n: int, queries: int, log) -> dict[str, Any]:
     without a filter, with a date filter matching half, and an outlet filter matching 2%."""
     from datetime import datetime, timezone
 
-    from rag.dense import DenseIndex
+    from rag.index.dense import DenseIndex
 
     rng = np.random.default_rng(0)
     t = time.perf_counter()
@@ -647,7 +647,7 @@ def bench_million(n: int, queries: int, log) -> dict[str, Any]:
     ids = [f"c{i:08d}" for i in range(n)]
     outlets = [f"outlet{i % 50}" for i in range(n)]
     ts = np.linspace(1.6e9, 1.7e9, n)
-    from rag.dense import DenseIndex as _D  # noqa: F401 - (import cost outside the timing)
+    from rag.index.dense import DenseIndex as _D  # noqa: F401 - (import cost outside the timing)
 
     dense = DenseIndex(ids, vecs, outlets, ts, 1)
     build = time.perf_counter() - t
@@ -676,7 +676,7 @@ def bench_ray(articles: list, out: Path, embedder_name: str, log) -> dict[str, A
     import ray
 
     from rag.archive import Archive
-    from rag.ray_ingest import ingest_ray
+    from rag.ingest.ray_ingest import ingest_ray
 
     corpus = _write_jsonl(articles, out / "ray-corpus" / "articles.jsonl")
     res: dict[str, Any] = {"articles": len(articles)}

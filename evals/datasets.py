@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rag.errors import BadInput
-from rag.ids import article_id as make_article_id
+from rag.ingest.ids import article_id as make_article_id
 
 DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
 

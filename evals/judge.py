@@ -127,7 +127,7 @@ class OfflineJudge:
     def embedder(self):
         """The MiniLM embedder (loaded on first use)."""
         if self._embedder is None:
-            from rag.embedding import make_embedder
+            from rag.index.embedding import make_embedder
             from rag.settings import Settings
 
             self._embedder = make_embedder(Settings(embedder="minilm"))
@@ -184,10 +184,10 @@ class OfflineJudge:
 
 
 class LLMJudge:
-    """Asks an LLM (any ``rag.llm.LLMClient``) whether the passages support the sentence."""
+    """Asks an LLM (any ``rag.answer.llm.LLMClient``) whether the passages support the sentence."""
 
     def __init__(self, llm: Any, model: str = "llm"):
-        from rag.prompts import load_prompt
+        from rag.answer.prompts import load_prompt
 
         self.llm = llm
         self.prompt = load_prompt("judge")
@@ -228,7 +228,7 @@ def make_judge(kind: str = "auto", settings: Any = None, embedder: Any = None) -
         kind = "llm" if settings is not None and settings.llm_configured else "offline"
     if kind == "llm":
         from rag.errors import BackendUnavailable
-        from rag.llm import OpenAICompatibleLLM
+        from rag.answer.llm import OpenAICompatibleLLM
 
         if settings is None or not settings.llm_configured:
             raise BackendUnavailable("judge 'llm' needs RAG_LLM_BASE_URL and RAG_LLM_MODEL")

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 from evals import metrics as M
 from evals.datasets import EvalItem, load_dataset
 from rag.errors import BadInput, RagError
-from rag.ids import article_id as make_article_id
+from rag.ingest.ids import article_id as make_article_id
 from rag.settings import Settings
 
 CURVE_K = 20
@@ -51,7 +51,7 @@ class EvalConfig:
 def corpus_fingerprint(corpus: str | Path, settings: Settings) -> str:
     """sha256 of the corpus bytes (file, or every file under a folder), the embedder and the
     chunking settings; 12 hex digits."""
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
 
     root = Path(corpus)
     if not root.exists():

@@ -1,4 +1,4 @@
-"""Fit the second-stage rerank model (``rag/rerank_model.py``) on a MultiHop-RAG split.
+"""Fit the second-stage rerank model (``rag/retrieve/rerank_model.py``) on a MultiHop-RAG split.
 
     python -m evals.train_rerank --index index/multihop \\
         --dataset ../shared/datasets/multihop-rag/queries-dev.json [--folds 5] [--write]
@@ -82,7 +82,7 @@ def fit(items: list[dict], params: dict = PARAMS):
 
 def cross_validate(items: list[dict], folds: int = 5, params: dict = PARAMS) -> dict:
     """Figures of k-fold cross-validation (question i is in fold i % folds)."""
-    from rag.rerank import TreeEnsemble, export_sklearn, FEATURES
+    from rag.retrieve.rerank import TreeEnsemble, export_sklearn, FEATURES
 
     scores: list[np.ndarray | None] = [None] * len(items)
     for f in range(folds):
@@ -111,9 +111,9 @@ def main(argv=None) -> int:
     p.add_argument("--cache", help="pickle of the collected candidates (reused when present)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--limit", type=int)
-    p.add_argument("--write", action="store_true", help="write rag/rerank_model.py")
+    p.add_argument("--write", action="store_true", help="write rag/retrieve/rerank_model.py")
     args = p.parse_args(argv)
-    from rag.rerank import FEATURES, TreeEnsemble, export_sklearn
+    from rag.retrieve.rerank import FEATURES, TreeEnsemble, export_sklearn
 
     items = collect(args.index, args.dataset, args.cache, args.limit)
     print(f"{len(items)} questions, {sum(len(it['ids']) for it in items)} candidates")
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     full = figures(items, [TreeEnsemble(spec).score(it["X"]) for it in items])
     print("rerank (fit on all, optimistic):", json.dumps({k: round(v, 3) for k, v in full.items()}))
     if args.write:
-        out = Path(__file__).resolve().parent.parent / "rag" / "rerank_model.py"
+        out = Path(__file__).resolve().parent.parent / "rag" / "retrieve" / "rerank_model.py"
         note = (f"Fitted on {len(items)} MultiHop-RAG dev questions; {args.folds}-fold CV: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in cv.items()) + ".")
         write_module(spec, out, note)

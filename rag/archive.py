@@ -13,10 +13,10 @@ from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from rag.embedding import Embedder, make_embedder
+from rag.index.embedding import Embedder, make_embedder
 from rag.errors import BadInput
 from rag.settings import Settings
-from rag.store import IndexStore
+from rag.index.store import IndexStore
 from rag.types import Answer, Hit, IngestReport
 
 DateLike = date | datetime | str | None
@@ -45,7 +45,7 @@ class Archive:
     """
 
     def __init__(self, store: IndexStore, embedder: Embedder, settings: Settings):
-        from rag.retrieve import Retriever
+        from rag.retrieve.retriever import Retriever
 
         self.store = store
         self.embedder = embedder
@@ -83,7 +83,7 @@ class Archive:
     def ingest(self, paths: Sequence[str | Path] | str | Path, progress: bool = False, on_progress=None) -> IngestReport:
         """Ingest files or folders (json, jsonl, csv, txt, html, rss/atom). Bad records are
         skipped and listed in the report; the rest is ingested."""
-        from rag.ingest import ingest_paths
+        from rag.ingest.pipeline import ingest_paths
 
         if isinstance(paths, (str, Path)):
             paths = [paths]

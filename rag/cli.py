@@ -97,7 +97,7 @@ def _fmt_date(dt) -> str:
 
 def _also_ran_in(places: Sequence[str]) -> str:
     """``    also ran in: Outlet | YYYY-MM-DD | url; ...``: where else a story ran (the same
-    story syndicated or re-run elsewhere, see :mod:`rag.syndication`)."""
+    story syndicated or re-run elsewhere, see :mod:`rag.retrieve.syndication`)."""
     return textwrap.fill("; ".join(places), 100, initial_indent="    also ran in: ", subsequent_indent="      ",
                          break_long_words=False, break_on_hyphens=False)
 
@@ -117,7 +117,7 @@ def cmd_ingest(args) -> int:
     archive = Archive.create(settings=settings_from_args(args))
     try:
         if ray:
-            from rag.ray_ingest import ingest_ray
+            from rag.ingest.ray_ingest import ingest_ray
 
             report = ingest_ray(archive, args.paths, address=ray, progress=not args.quiet)
         else:
@@ -230,7 +230,7 @@ def cmd_stats(args) -> int:
 
 def cmd_index(args) -> int:
     """``rag index verify``: exit 0 when the index is consistent, 1 when problems remain."""
-    from rag.integrity import verify_index
+    from rag.index.integrity import verify_index
 
     settings = settings_from_args(args)
     log = None if args.json else (lambda msg: print(f"repaired: {msg}", file=sys.stderr))

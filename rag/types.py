@@ -88,7 +88,7 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     # other outlets and dates that ran the same story ("outlet | YYYY-MM-DD | url"): identical
-    # bodies stored once and near-duplicate re-runs collapsed by rag.syndication
+    # bodies stored once and near-duplicate re-runs collapsed by rag.retrieve.syndication
     also_ran_in: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

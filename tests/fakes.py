@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rag.ids import chunk_id
+from rag.ingest.ids import chunk_id
 from rag.types import Chunk, Hit
 
 DATA = Path(__file__).parent / "data"

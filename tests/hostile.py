@@ -13,7 +13,7 @@ expected number of ingested articles is the sum of ``valid``.
 
 Decided behaviours (documented in README): a JSON document that does not parse is one bad file
 (nothing is salvaged from a truncated array; JSONL loses only the broken line); a record whose
-body is over ``rag.loaders.MAX_BODY_CHARS`` (1,000,000 characters) is one "body too large"
+body is over ``rag.ingest.loaders.MAX_BODY_CHARS`` (1,000,000 characters) is one "body too large"
 error; invalid UTF-8 bytes in an otherwise UTF-8 file become U+FFFD (the record is kept).
 """
 from __future__ import annotations

@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 from evals.bench import ReplicaEmbedder, build_replicas, main, render_table
-from rag.embedding import HashEmbedder
-from rag.loaders import iter_articles
+from rag.index.embedding import HashEmbedder
+from rag.ingest.loaders import iter_articles
 
 from tests.conftest import MINI, SEED
 
@@ -51,7 +51,7 @@ def test_replicas_are_distinct_and_reuse_their_originals_vectors():
     arts = [a for a in iter_articles([MINI]) if hasattr(a, "body")]
     reps, total = build_replicas(arts, 200, 200, 40)
     assert len({a.id for a in reps}) == len(reps) > len(arts) and total >= 200
-    from rag.chunking import chunk_article
+    from rag.ingest.chunking import chunk_article
     from evals.bench import _key
 
     base = HashEmbedder()
@@ -67,7 +67,7 @@ def test_replicas_are_distinct_and_reuse_their_originals_vectors():
 
 def test_replica_urls_stay_distinct_with_fragments_and_queries():
     from evals.bench import _with_param
-    from rag.ids import article_id
+    from rag.ingest.ids import article_id
 
     for url in ("https://x.com/a#utm_source=RSS", "https://x.com/a?b=1", "https://x.com/a"):
         ids = {article_id(_with_param(url, "replica", str(r)), "t", "b") for r in range(3)} | {article_id(url, "t", "b")}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from rag.chunking import chunk_article, count_tokens, make_header
-from rag.loaders import iter_articles
+from rag.ingest.chunking import chunk_article, count_tokens, make_header
+from rag.ingest.loaders import iter_articles
 from rag.types import Article
 from tests.conftest import MINI, SEED
 

@@ -118,7 +118,7 @@ def ingest_corpus(tmp_path_factory):
 
 
 def test_queries_during_an_ingest_see_the_old_or_the_new_index(ingest_corpus, tmp_path, monkeypatch):
-    import rag.ingest as ingest_mod
+    import rag.ingest.pipeline as ingest_mod
 
     base, new = ingest_corpus
     idx = tmp_path / "idx"

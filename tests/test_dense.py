@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from rag.dense import DenseIndex
-from rag.snapshot import filter_mask
+from rag.index.dense import DenseIndex
+from rag.index.snapshot import filter_mask
 
 
 def _corpus(n: int = 3000, seed: int = 1):
@@ -76,7 +76,7 @@ def test_empty_and_k_zero():
 
 
 def test_cached_outlet_masks_equal_the_plain_mask():
-    from rag.snapshot import OutletMasks, cached_filter_mask
+    from rag.index.snapshot import OutletMasks, cached_filter_mask
 
     ids, ts, outlets, vecs, pub = _corpus(500)
     arr = np.array([o or "" for o in outlets], dtype=object)

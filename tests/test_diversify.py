@@ -1,7 +1,7 @@
 """Diversification across articles: per-article cap and MMR-style penalty."""
 from __future__ import annotations
 
-from rag.diversify import diversify
+from rag.retrieve.diversify import diversify
 
 # five chunks of article "a" score highest, then "b", "c"
 SCORES = [0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4]

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from rag.embedding import HashEmbedder, MiniLMEmbedder
-from rag.minilm_numpy import NumpyMiniLM
+from rag.index.embedding import HashEmbedder, MiniLMEmbedder
+from rag.index.minilm_numpy import NumpyMiniLM
 from tests.conftest import MINI, ROOT
 
 TEXTS = [
@@ -35,7 +35,7 @@ def test_minilm_ranks_a_paraphrase_above_an_unrelated_text():
 
 
 def test_query_path_does_not_import_torch():
-    code = "import sys; from rag.embedding import MiniLMEmbedder; MiniLMEmbedder().embed_query('hello world'); print('torch' in sys.modules)"
+    code = "import sys; from rag.index.embedding import MiniLMEmbedder; MiniLMEmbedder().embed_query('hello world'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
 

@@ -18,7 +18,7 @@ from evals.cli import main as evals_main
 from evals.datasets import DATASETS_DIR, load_dataset
 from evals.run import EvalConfig, corpus_fingerprint, evaluate_item, prepare_archive
 from rag.errors import BadInput
-from rag.loaders import iter_articles
+from rag.ingest.loaders import iter_articles
 from rag.settings import Settings
 
 ROOT = Path(__file__).parent.parent
@@ -247,7 +247,7 @@ def test_the_judge_reads_a_sources_headline_outlet_and_date():
 
     from evals.judge import OfflineJudge
     from evals.run import judged_passage
-    from rag.embedding import HashEmbedder
+    from rag.index.embedding import HashEmbedder
     from rag.types import Source
 
     passage = "Epic Games is still set to go to trial with Google today, in hopes of convincing a jury that Google Play is a monopoly."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.followup import named_entities, refers_back, rewrite_by_llm, rewrite_by_rule, standalone_question
+from rag.answer.followup import named_entities, refers_back, rewrite_by_llm, rewrite_by_rule, standalone_question
 from rag.settings import Settings
 from tests.fakes import ScriptedError, ScriptedLLMServer
 

@@ -12,7 +12,7 @@ from fakes import HEAT, MARATHON, TRANSIT, ScriptedError, ScriptedLLMServer, art
 from rag.answer import GenerativeAnswerer, make_answerer
 from rag.answer.generative import format_passages
 from rag.errors import BackendUnavailable
-from rag.llm import LLMClient, OpenAICompatibleLLM
+from rag.answer.llm import LLMClient, OpenAICompatibleLLM
 from rag.settings import Settings
 from rag.types import ABSTAIN_TEXT
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.loaders import iter_articles, load_file
+from rag.ingest.loaders import iter_articles, load_file
 from rag.types import BadRecord
 from tests.hostile import Case, make_hostile_corpus
 
@@ -98,7 +98,7 @@ def test_rag_ingest_of_the_hostile_corpus(hostile, tmp_path, monkeypatch):
     "skipped" line per error, every valid record stored once, and a consistent index."""
     from rag.archive import Archive
     from rag.cli import main
-    from rag.integrity import verify_index
+    from rag.index.integrity import verify_index
     from rag.settings import Settings
 
     root, cases = hostile

@@ -39,7 +39,7 @@ def test_edit_replaces_exactly_that_articles_chunks(hash_settings, corpus_dir):
     recs = _lines(corpus_dir / "mini.jsonl")
     before = set(a.store.records.chunk_ids())
     target = recs[2]
-    from rag.ids import article_id
+    from rag.ingest.ids import article_id
 
     tid = article_id(target["url"], target["title"], target["body"])
     old_ids = set(a.store.records.article_state(tid)[1])
@@ -84,7 +84,7 @@ def test_bad_records_are_reported_and_the_rest_ingested(hash_settings, tmp_path)
 
 
 def test_interrupted_ingest_leaves_an_index_that_opens_and_completes(hash_settings, corpus_dir, monkeypatch):
-    import rag.ingest as ingest_mod
+    import rag.ingest.pipeline as ingest_mod
 
     monkeypatch.setattr(ingest_mod, "BATCH_CHUNKS", 10)  # commit often
     a = Archive.create(settings=hash_settings)

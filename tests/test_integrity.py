@@ -1,4 +1,4 @@
-"""`rag index verify [--repair] [--json]` (rag.integrity) on damage a kill cannot make as well as
+"""`rag index verify [--repair] [--json]` (rag.index.integrity) on damage a kill cannot make as well as
 damage it can: orphan and missing vectors, lost or stale snapshots, a stale or unreadable
 manifest, leftovers, chunk rows with wrong offsets or no article; and its refusal to repair
 under a running ingest."""
@@ -15,7 +15,7 @@ import pytest
 
 from rag.archive import Archive
 from rag.cli import main
-from rag.integrity import verify_index
+from rag.index.integrity import verify_index
 from rag.settings import Settings
 from tests.conftest import MINI, SEED
 
@@ -130,7 +130,7 @@ def test_only_the_adapters_import_chromadb_and_llama_index():
 
     from tests.conftest import ROOT
 
-    allowed = {"rag/vectors.py", "rag/chunking.py", "rag/embedding.py", "rag/llm.py", "rag/ray_ingest.py", "evals/bench.py"}
+    allowed = {"rag/index/vectors.py", "rag/ingest/chunking.py", "rag/index/embedding.py", "rag/answer/llm.py", "rag/ingest/ray_ingest.py", "evals/bench.py"}
     offenders = []
     for f in [*sorted((ROOT / "rag").rglob("*.py")), ROOT / "ui.py", *sorted((ROOT / "evals").rglob("*.py"))]:
         rel = f.relative_to(ROOT).as_posix()

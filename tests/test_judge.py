@@ -10,7 +10,7 @@ import pytest
 
 from evals import judge as J
 from rag.errors import BackendUnavailable
-from rag.loaders import iter_articles
+from rag.ingest.loaders import iter_articles
 from rag.settings import Settings
 
 ROOT = Path(__file__).parent.parent
@@ -104,7 +104,7 @@ def test_llm_judge_against_a_scripted_openai_compatible_server():
         return "I am not sure."
 
     with fakes.ScriptedLLMServer(script) as server:
-        from rag.llm import OpenAICompatibleLLM
+        from rag.answer.llm import OpenAICompatibleLLM
 
         settings = Settings(llm_base_url=server.base_url, llm_model="scripted-model", llm_timeout=10)
         judge = J.make_judge("auto", settings)

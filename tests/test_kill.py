@@ -52,11 +52,11 @@ def _arm(point: str, n: int) -> None:
 
     import bm25s
 
-    import rag.ingest as ingest_mod
-    import rag.records as records_mod
-    from rag.embedding import HashEmbedder
-    from rag.records import Records
-    from rag.vectors import ChromaVectors
+    import rag.ingest.pipeline as ingest_mod
+    import rag.index.records as records_mod
+    from rag.index.embedding import HashEmbedder
+    from rag.index.records import Records
+    from rag.index.vectors import ChromaVectors
 
     calls = {"n": 0}
 
@@ -172,7 +172,7 @@ def _arm(point: str, n: int) -> None:
 
 
 def _child(job: dict) -> None:
-    import rag.ingest as ingest_mod
+    import rag.ingest.pipeline as ingest_mod
     from rag.archive import Archive
     from rag.settings import Settings
 
@@ -191,11 +191,11 @@ def zygote() -> None:
     import llama_index.vector_stores.chroma  # noqa: F401
 
     import rag.archive  # noqa: F401
-    import rag.dense  # noqa: F401
-    import rag.ingest  # noqa: F401
-    import rag.lexical  # noqa: F401
-    import rag.vectors  # noqa: F401
-    from rag.chunking import encoding
+    import rag.index.dense  # noqa: F401
+    import rag.ingest.pipeline  # noqa: F401
+    import rag.index.lexical  # noqa: F401
+    import rag.index.vectors  # noqa: F401
+    from rag.ingest.chunking import encoding
 
     encoding()
     print(json.dumps({"ready": True}), flush=True)
@@ -325,9 +325,9 @@ def state(path: Path) -> dict:
     """Everything the comparison looks at, read straight from the folder's parts."""
     import sqlite3
 
-    from rag.dense import DenseIndex
-    from rag.lexical import LexicalIndex
-    from rag.store import IndexStore
+    from rag.index.dense import DenseIndex
+    from rag.index.lexical import LexicalIndex
+    from rag.index.store import IndexStore
 
     st = IndexStore.open(path, _settings(path), "hash-bow-v2", 384, create=False)
     con = sqlite3.connect(path / "records.sqlite3")

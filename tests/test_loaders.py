@@ -1,4 +1,4 @@
-"""Tests of rag.loaders on real files (tests/data fixtures and files written to tmp_path)."""
+"""Tests of rag.ingest.loaders on real files (tests/data fixtures and files written to tmp_path)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadInput
-from rag.loaders import (
+from rag.ingest.loaders import (
     count_files,
     iter_articles,
     load_csv,
@@ -479,6 +479,6 @@ def test_bundled_sample_loads_cleanly():
 
 
 def test_import_is_lazy():
-    code = "import sys, rag.loaders; print('trafilatura' in sys.modules, 'feedparser' in sys.modules, 'llama_index' in sys.modules)"
+    code = "import sys, rag.ingest.loaders; print('trafilatura' in sys.modules, 'feedparser' in sys.modules, 'llama_index' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import PromptError
-from rag.prompts import load_prompt, parse_prompt
+from rag.answer.prompts import load_prompt, parse_prompt
 
 
 def test_answer_prompt_loads_with_its_variables():

@@ -9,8 +9,8 @@ import re
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from rag.answer.verify import _MARKER, verify_answer
-from rag.chunking import chunk_article
-from rag.loaders import _MISSING, load_csv, load_json, load_jsonl, normalize_body
+from rag.ingest.chunking import chunk_article
+from rag.ingest.loaders import _MISSING, load_csv, load_json, load_jsonl, normalize_body
 from rag.types import ABSTAIN_TEXT, Article, BadRecord
 from tests.fakes import make_hits
 

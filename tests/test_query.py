@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from rag.query import (
+from rag.retrieve.query import (
     OutletMatcher,
     is_temporal,
     outlet_aliases,

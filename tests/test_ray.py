@@ -51,7 +51,7 @@ def test_ray_ingest_equals_the_single_process_one(hash_settings, corpus_dir, chr
 
 
 def test_without_ray_the_error_names_the_extra(hash_settings, corpus_dir, monkeypatch):
-    from rag.ray_ingest import ingest_ray
+    from rag.ingest.ray_ingest import ingest_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(BackendUnavailable, match=r"newsrag\[ray\]"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.archive import Archive
-from rag.rerank import FEATURES, LinearModel, SentenceTable, TermWeights, TreeEnsemble, default_model, sentences
+from rag.retrieve.rerank import FEATURES, LinearModel, SentenceTable, TermWeights, TreeEnsemble, default_model, sentences
 
 # One stump on feature 0 (x <= 0.5 -> -1, else +2; missing values go right) and one on
 # feature 1 (x <= 0 -> 0.5 else 0; missing go left).
@@ -29,7 +29,7 @@ def test_tree_ensemble_evaluates_every_tree():
 
 def test_tree_ensemble_matches_sklearn():
     sk = pytest.importorskip("sklearn.ensemble")
-    from rag.rerank import export_sklearn
+    from rag.retrieve.rerank import export_sklearn
 
     rng = np.random.default_rng(0)
     X = rng.random((400, 3))
@@ -92,7 +92,7 @@ def test_rerank_on_and_off_both_answer(archive):
 # ---- signals for multi-part questions: ranks within articles, word pairs, sub-query vectors --
 
 def test_group_rank_ranks_within_each_article_and_gaps_to_its_best():
-    from rag.rerank import group_rank
+    from rag.retrieve.rerank import group_rank
 
     vals = np.array([0.2, 0.9, 0.5, 0.5, 0.1])
     arts = ["a", "b", "a", "a", "b"]
@@ -103,7 +103,7 @@ def test_group_rank_ranks_within_each_article_and_gaps_to_its_best():
 
 
 def test_masked_rank_ranks_only_admitted_candidates():
-    from rag.rerank import masked_rank
+    from rag.retrieve.rerank import masked_rank
 
     vals = np.array([0.9, 0.3, 0.7, 0.8])
     mask = np.array([False, True, True, True])
@@ -133,7 +133,7 @@ def test_word_pairs_must_be_adjacent_in_one_sentence():
 
 
 def test_part_features_find_the_chunk_with_the_questions_word_pair(archive):
-    from rag.rerank import PART_FEATURES
+    from rag.retrieve.rerank import PART_FEATURES
 
     q = "Which retailer offered Cyber Monday deals?"
     cand = archive.retriever.candidates(q)

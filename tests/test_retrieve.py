@@ -5,7 +5,7 @@ import pytest
 
 from rag.archive import Archive
 from rag.errors import BadInput
-from rag.retrieve import rrf
+from rag.retrieve.retriever import rrf
 from tests.conftest import MINI, SEED
 
 

@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from rag.archive import Archive
-from rag.records import Records
-from rag.syndication import ClusterMap, collapse, shingles, similar, update_clusters
+from rag.index.records import Records
+from rag.retrieve.syndication import ClusterMap, collapse, shingles, similar, update_clusters
 
 WIRE = (
     "The city council of Riverside voted 7 to 2 on Tuesday to approve a $10 billion expansion of the "
@@ -236,7 +236,7 @@ def test_generative_answerer_copies_also_ran_in_from_hits():
 
     from fakes import HEAT, TRANSIT, ScriptedLLMServer, article_hits, renumber
     from rag.answer import GenerativeAnswerer
-    from rag.llm import OpenAICompatibleLLM
+    from rag.answer.llm import OpenAICompatibleLLM
     from rag.settings import Settings
 
     transit, heat = article_hits(TRANSIT)[0], article_hits(HEAT)[0]

@@ -259,7 +259,7 @@ def test_upload_route_refuses_oversized_files_and_keeps_names_inside(served, hos
 
     assert Path(stored).resolve().is_relative_to(Path(get_upload_folder()).resolve()) and Path(stored).name == "escaped.json"
     # what the app then does with it: a safe basename inside <index>/uploads, or a refusal
-    from rag.uploads import save_uploads
+    from rag.ingest.uploads import save_uploads
 
     res = save_uploads(hostile_archive.path, [{"path": stored, "orig_name": evil_name}], hostile_archive.settings)
     assert res.saved == () and "'..'" in res.errors[0].reason

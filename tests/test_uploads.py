@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import loaders
+from rag.ingest import loaders
 from rag.errors import BadInput
 from rag.settings import Settings
-from rag.uploads import ALLOWED_EXTENSIONS, safe_filename, save_uploads
+from rag.ingest.uploads import ALLOWED_EXTENSIONS, safe_filename, save_uploads
 
 DATA = Path(__file__).parent / "data"
 

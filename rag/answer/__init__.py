@@ -56,7 +56,7 @@ def _llm(settings: Any, llm: Any = None, embedder: Any = None) -> Answerer:
             raise BackendUnavailable(
                 "answerer 'llm' needs an OpenAI-compatible endpoint: set RAG_LLM_BASE_URL and RAG_LLM_MODEL"
             )
-        from rag.llm import OpenAICompatibleLLM
+        from rag.answer.llm import OpenAICompatibleLLM
 
         llm = OpenAICompatibleLLM(settings)
     from rag.answer.generative import GenerativeAnswerer

@@ -4,7 +4,7 @@ An answerer writes a :class:`Draft`: raw text with ``[n]`` markers over the pass
 shown (and, for a streaming answerer, the raw text arrives as deltas). It never verifies:
 :func:`finish` does, for every draft whatever wrote it: citations and quotes
 (:func:`rag.answer.verify.verify_answer`), where else each cited story ran
-(:func:`rag.syndication.attach_also_ran_in`), and the answerer's note on a refusal. The
+(:func:`rag.retrieve.syndication.attach_also_ran_in`), and the answerer's note on a refusal. The
 ``Archive`` calls :func:`finish`; :class:`DraftAnswerer` gives answerers the ``answer`` and
 ``stream`` conveniences on top of the same function, so no path skips it.
 """
@@ -33,7 +33,7 @@ class Draft:
 def finish(draft: Draft, support_threshold: float) -> Answer:
     """The verified :class:`Answer` of ``draft``: the one check every answer passes."""
     from rag.answer.verify import verify_answer
-    from rag.syndication import attach_also_ran_in
+    from rag.retrieve.syndication import attach_also_ran_in
 
     ans = verify_answer(draft.question, draft.text, draft.hits, support_threshold=support_threshold,
                         answerer=draft.answerer)

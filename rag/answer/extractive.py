@@ -44,7 +44,7 @@ from rag.answer.features import (
 )
 from rag.answer.linear import LogisticModel, load_model
 from rag.answer.verify import meta_stems, neutralize_markers
-from rag.query import is_temporal
+from rag.retrieve.query import is_temporal
 from rag.text import entity_spans, stem, stems, terms
 from rag.types import ABSTAIN_TEXT, Hit
 

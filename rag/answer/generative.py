@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from rag.answer.base import Draft, DraftAnswerer
 from rag.answer.verify import neutralize_markers
-from rag.llm import LLMClient
-from rag.prompts import load_prompt
+from rag.answer.llm import LLMClient
+from rag.answer.prompts import load_prompt
 from rag.types import ABSTAIN_TEXT, Hit
 
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
@@ -32,7 +32,7 @@ def format_passages(hits: Sequence[Hit]) -> str:
 
 
 class GenerativeAnswerer(DraftAnswerer):
-    """Answers with an LLM (any :class:`rag.llm.LLMClient`); its drafts are verified by
+    """Answers with an LLM (any :class:`rag.answer.llm.LLMClient`); its drafts are verified by
     :func:`rag.answer.base.finish` like every answer."""
 
     name = "llm"

@@ -5,7 +5,7 @@ per GPU, or one per CPU slot but one, which is left to the parsing tasks), and t
 the driver, keeps what is sequential by nature: the unchanged / edited / duplicate decisions
 against the records and the ordered, crash-safe writes (vectors to chroma first, then the
 SQLite commit). The driver runs the very code of the single-process ingest
-(:func:`rag.ingest.ingest_paths`) on the chunked articles the tasks return, with an embedder
+(:func:`rag.ingest.pipeline.ingest_paths`) on the chunked articles the tasks return, with an embedder
 that spreads each batch over the actors, so the index it builds is the same: the same chunk
 ids, the same records, the same vectors.
 
@@ -44,8 +44,8 @@ def _parse_and_chunk(chunk_tokens: int, overlap: int) -> Callable[[dict], list[d
     BadRecord, pickled (frozen dataclasses round-trip exactly)."""
 
     def run(row: dict) -> list[dict]:
-        from rag.chunking import chunk_article
-        from rag.loaders import load_file
+        from rag.ingest.chunking import chunk_article
+        from rag.ingest.loaders import load_file
 
         out = []
         for j, item in enumerate(load_file(row["path"])):
@@ -68,7 +68,7 @@ class _EmbedActor:
                 torch.set_num_threads(threads)
             except ImportError:  # pragma: no cover - the hash embedder needs no torch
                 pass
-        from rag.embedding import make_embedder
+        from rag.index.embedding import make_embedder
         from rag.settings import Settings
 
         self._embedder = make_embedder(Settings.load(env={}, embedder=embedder, embed_batch_size=batch_size))
@@ -119,7 +119,7 @@ def _quiet(progress: bool) -> None:
 def _rows(ray, paths: Sequence[str | Path], chunk_tokens: int, overlap: int, progress: bool) -> Iterator[Any]:
     """Articles with their chunks (and BadRecords) in input order, parsed and chunked by Ray
     Data tasks, streamed to the driver."""
-    from rag.loaders import _walk
+    from rag.ingest.loaders import _walk
 
     files: list[str] = []
     for item in _walk(paths):
@@ -154,7 +154,7 @@ def ingest_ray(
 
             raise BadInput("no such file or directory", file=str(p))
     ray = _import_ray()
-    from rag.ingest import BATCH_CHUNKS, ingest_paths
+    from rag.ingest.pipeline import BATCH_CHUNKS, ingest_paths
 
     started = False
     if not ray.is_initialized():

@@ -68,8 +68,8 @@ class Prompt:
 
 def _read(name: str) -> str:
     file = f"{name}.md"
-    here = Path(__file__).resolve().parent
-    for d in (here.parent / "prompts", here / "prompt_files"):
+    checkout = Path(__file__).resolve().parents[2] / "prompts"  # rag/answer/prompts.py -> <repo>/prompts
+    for d in (checkout,):
         if (d / file).is_file():
             return (d / file).read_text(encoding="utf-8")
     try:

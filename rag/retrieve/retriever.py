@@ -4,7 +4,7 @@ sub-queries, a learned rerank, optional diversification and syndication collapse
 Stages of :meth:`Retriever.search` (each can be switched off in :class:`~rag.settings.Settings`;
 with all of them off it is the plain hybrid search below):
 
-1. **Plan** (:mod:`rag.query`): outlets the question names (matched against the archive's own
+1. **Plan** (:mod:`rag.retrieve.query`): outlets the question names (matched against the archive's own
    outlet list), date phrases resolved against the archive's own date span, recency words,
    and sub-queries for questions that name several outlets, dates or events
    (``query_outlets``, ``query_dates``, ``subqueries``).
@@ -15,14 +15,14 @@ with all of them off it is the plain hybrid search below):
 3. **Sub-queries**: each is a BM25 search of its own words within its outlet and date
    filters (no extra embedding: the question's vector scores every candidate), so that each
    named side of a comparison gets candidates of its own.
-4. **Rerank** (:mod:`rag.rerank`, ``rerank``): a learned model over question, sentence, headline,
+4. **Rerank** (:mod:`rag.retrieve.rerank`, ``rerank``): a learned model over question, sentence, headline,
    metadata, sub-query and article signals orders the union of all candidates. Without it,
    the first-stage list is interleaved with the sub-query lists. Among its signals
    (``part_features``), some tell apart the chunks of one long article and find the best
    evidence for each part of a multi-part question: question word pairs kept in one sentence,
    per-sub-query sentence ranks, ranks within the article.
-5. **Diversify** (:mod:`rag.diversify`, ``diversify_cap`` / ``diversify_penalty``, off by
-   default) and **syndication** (:mod:`rag.syndication`, ``syndication``): one member per
+5. **Diversify** (:mod:`rag.retrieve.diversify`, ``diversify_cap`` / ``diversify_penalty``, off by
+   default) and **syndication** (:mod:`rag.retrieve.syndication`, ``syndication``): one member per
    story cluster, the others listed in ``Hit.also_ran_in``.
 """
 from __future__ import annotations
@@ -34,9 +34,9 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.embedding import Embedder
+from rag.index.embedding import Embedder
 from rag.settings import Settings
-from rag.store import IndexStore
+from rag.index.store import IndexStore
 from rag.types import Chunk, Hit
 
 # Publication times are stored with their offsets; a date named in a question is a local
@@ -98,7 +98,7 @@ class Candidates:
     plan: object
     ids: list[str]
     chunks: dict[str, Chunk]
-    features: np.ndarray  # rows = ids, columns = rag.rerank.FEATURES
+    features: np.ndarray  # rows = ids, columns = rag.retrieve.rerank.FEATURES
     first: list[str]  # first-stage order
     first_score: dict[str, float]
     lex_rank: dict[str, int]
@@ -135,8 +135,8 @@ class Retriever:
         key = (records.generation(), records.clusters_version(), id(lexical))
         with self._lock:
             if self._ctx is None or self._ctx[0] != key:
-                from rag.rerank import TermWeights
-                from rag.syndication import ClusterMap
+                from rag.retrieve.rerank import TermWeights
+                from rag.retrieve.syndication import ClusterMap
 
                 first, last = records.date_span()
                 self._ctx = (key, {
@@ -148,8 +148,8 @@ class Retriever:
             return self._ctx[1]
 
     def plan(self, query: str):
-        """What the question names: outlets, dates, recency, sub-queries (:mod:`rag.query`)."""
-        from rag.query import plan_query
+        """What the question names: outlets, dates, recency, sub-queries (:mod:`rag.retrieve.query`)."""
+        from rag.retrieve.query import plan_query
 
         s = self.settings
         ctx = self._context()
@@ -176,7 +176,7 @@ class Retriever:
         if not cand.ids:
             return []
         if s.rerank:
-            from rag.rerank import default_model
+            from rag.retrieve.rerank import default_model
 
             scores = default_model().score(cand.features)
             score_of = dict(zip(cand.ids, scores.tolist()))
@@ -184,7 +184,7 @@ class Retriever:
         else:
             ids, score_of = self._merge(cand)
         if s.diversify_cap > 0 or s.diversify_penalty > 0:
-            from rag.diversify import diversify
+            from rag.retrieve.diversify import diversify
 
             order = diversify([score_of[c] for c in ids], [cand.chunks[c].article_id for c in ids], k,
                               s.diversify_cap, s.diversify_penalty)
@@ -196,7 +196,7 @@ class Retriever:
         """Collapse syndicated copies (one member per story) and number the top ``k``."""
         clusters = self._context()["clusters"] if self.settings.syndication else None
         if clusters is not None and clusters.members:
-            from rag.syndication import collapse
+            from rag.retrieve.syndication import collapse
 
             rows = [rows[i] for i in collapse([r[0].article_id for r in rows], clusters)]
         rows = rows[:k]
@@ -259,7 +259,7 @@ class Retriever:
         outlets: Sequence[str] | None = None,
     ) -> Candidates:
         """First-stage and sub-query candidates of ``query`` with their rerank features."""
-        from rag.rerank import FEATURES, SentenceTable, group_rank, masked_rank
+        from rag.retrieve.rerank import FEATURES, SentenceTable, group_rank, masked_rank
 
         s = self.settings
         k = k or s.top_k
@@ -396,7 +396,7 @@ class Retriever:
     def _merge(self, cand: Candidates) -> tuple[list[str], dict[str, float]]:
         """Without the rerank: the first-stage list interleaved with the side sub-query lists
         (round robin, first stage first), so every named side gets evidence."""
-        from rag.rerank import FEATURES
+        from rag.retrieve.rerank import FEATURES
 
         col = {name: i for i, name in enumerate(FEATURES)}
         row = {c: j for j, c in enumerate(cand.ids)}

@@ -29,12 +29,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from rag.chunking import chunk_article
-from rag.embedding import Embedder
+from rag.ingest.chunking import chunk_article
+from rag.index.embedding import Embedder
 from rag.errors import BadInput
-from rag.ids import body_hash, content_hash
-from rag.loaders import iter_articles
-from rag.store import IndexStore
+from rag.ingest.ids import body_hash, content_hash
+from rag.ingest.loaders import iter_articles
+from rag.index.store import IndexStore
 from rag.types import Article, BadRecord, Chunk, IngestReport
 
 BATCH_CHUNKS = 256
@@ -217,8 +217,8 @@ def ingest_paths(
     ``sqlite``, ``wait``, ``refresh``) and the numbers of chunks ``embedded`` and ``reused``.
 
     ``articles`` replaces reading ``paths`` (which are then only checked to exist): items as
-    :func:`rag.loaders.iter_articles` yields them, or (article, its chunks) when chunking was
-    done elsewhere (``rag.ray_ingest``). ``batch_chunks`` overrides ``BATCH_CHUNKS``."""
+    :func:`rag.ingest.loaders.iter_articles` yields them, or (article, its chunks) when chunking was
+    done elsewhere (``rag.ingest.ray_ingest``). ``batch_chunks`` overrides ``BATCH_CHUNKS``."""
     for p in paths:
         if not Path(p).exists():
             raise BadInput("no such file or directory", file=str(p))
@@ -320,10 +320,10 @@ def ingest_paths(
             stats["parse"] = time.perf_counter() - t_loop - stats.get("wait", 0.0)
             pipe.wait()
             pipe.close()
-            # ---- syndication clusters (rag/syndication.py): sketch new and edited articles
+            # ---- syndication clusters (rag/retrieve/syndication.py): sketch new and edited articles
             # and assign each to a story cluster; derived data, so whatever a killed run left
             # unsketched is caught up by the next ingest.
-            from rag.syndication import update_clusters
+            from rag.retrieve.syndication import update_clusters
 
             update_clusters(store.records)
             # ---- end syndication clusters

@@ -87,7 +87,7 @@ class _State:
 
 
 def _embedder_kind(name: str) -> str | None:
-    from rag.embedding import HASH_NAME, MINILM_NAME
+    from rag.index.embedding import HASH_NAME, MINILM_NAME
 
     return {HASH_NAME: "hash", MINILM_NAME: "minilm"}.get(name)
 
@@ -110,7 +110,7 @@ def _read_manifest(path: Path) -> tuple[dict | None, str | None]:
 # ---- manifest reconstruction -------------------------------------------------------------
 def _chroma_collections(path: Path) -> list[str]:
     """The collections in the index's embedded chroma folder (through the chroma adapter)."""
-    from rag.vectors import collection_names
+    from rag.index.vectors import collection_names
 
     return collection_names(path / "chroma")
 
@@ -118,8 +118,8 @@ def _chroma_collections(path: Path) -> list[str]:
 def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]:
     """A manifest for an index whose manifest.json is lost: from an intact .tmp, else from
     ``settings``, accepted only if its embedder reproduces stored vectors."""
-    from rag.embedding import make_embedder
-    from rag.store import FORMAT, _versions
+    from rag.index.embedding import make_embedder
+    from rag.index.store import FORMAT, _versions
 
     tmp, _ = _read_manifest(path / "manifest.json.tmp")
     if tmp is not None:
@@ -129,7 +129,7 @@ def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]
         names = _chroma_collections(path) if (path / "chroma").is_dir() else []
         if len(names) > 1:
             return None, f"chroma holds {len(names)} collections ({', '.join(names)}); cannot tell which is this index's"
-        from rag.store import _slug
+        from rag.index.store import _slug
 
         cand = {
             "format": FORMAT, "embedder": emb.name, "dim": emb.dim, "chunk_tokens": settings.chunk_tokens,
@@ -139,8 +139,8 @@ def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]
         }
         origin = f"settings (embedder {settings.embedder})"
     # Check the embedder against stored vectors before recording it.
-    from rag.records import Records
-    from rag.vectors import ChromaVectors
+    from rag.index.records import Records
+    from rag.index.vectors import ChromaVectors
 
     kind = _embedder_kind(cand["embedder"])
     if kind is None:
@@ -164,7 +164,7 @@ def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]
                 return None, f"the embedder from {origin} ({cand['embedder']}) does not reproduce the stored vectors"
         chunk_ok = True
         if ids:
-            from rag.chunking import chunk_article
+            from rag.ingest.chunking import chunk_article
 
             art_id = records.get_chunks(ids[:1])[ids[0]].article_id
             art = records.get_article(art_id)
@@ -215,7 +215,7 @@ def _check(store, path: Path, vectors, running: bool) -> _State:
         st.add(f"{len(orphans)} chunk rows belong to no article", "orphan_rows", orphans)
 
     # offsets and ids of every chunk; articles without chunks
-    from rag.ids import chunk_id
+    from rag.ingest.ids import chunk_id
 
     bad_articles: set[str] = set()
     bodies: dict[str, str] = {}
@@ -261,8 +261,8 @@ def _check(store, path: Path, vectors, running: bool) -> _State:
             st.add(f"{len(lacking)} chunks lack a vector in chroma", "missing_vectors", sorted(lacking))
 
     # derived snapshots
-    from rag.dense import DenseIndex
-    from rag.lexical import LexicalIndex
+    from rag.index.dense import DenseIndex
+    from rag.index.lexical import LexicalIndex
 
     with_vectors = record_ids if chroma_ids is None else record_ids & chroma_ids
     for name, cls, expect in (("bm25", LexicalIndex, record_ids), ("dense", DenseIndex, with_vectors)):
@@ -296,7 +296,7 @@ def _check(store, path: Path, vectors, running: bool) -> _State:
 
 # ---- repairs -------------------------------------------------------------------------------
 def _embedder_for(store, settings: Settings):
-    from rag.embedding import make_embedder
+    from rag.index.embedding import make_embedder
 
     kind = _embedder_kind(store.config.embedder)
     if kind is None:
@@ -305,9 +305,9 @@ def _embedder_for(store, settings: Settings):
 
 
 def _repair(store, path: Path, st: _State, settings: Settings, log: Callable[[str], None]) -> None:
-    from rag.chunking import chunk_article
-    from rag.ingest import article_hash
-    from rag.ids import body_hash
+    from rag.ingest.chunking import chunk_article
+    from rag.ingest.pipeline import article_hash
+    from rag.ingest.ids import body_hash
 
     kinds = {f.fix: f for f in st.findings if f.fix}
     for f in st.findings:
@@ -385,7 +385,7 @@ def _repair(store, path: Path, st: _State, settings: Settings, log: Callable[[st
 
 # ---- entry point ---------------------------------------------------------------------------
 def _open_store(path: Path, settings: Settings, repair: bool, log: Callable[[str], None]):
-    from rag.store import MANIFEST, IndexStore, write_json_atomic
+    from rag.index.store import MANIFEST, IndexStore, write_json_atomic
 
     if not (path / MANIFEST).exists() and not (path / "records.sqlite3").exists():
         raise IndexMissing(f"no index at {path}")
@@ -406,7 +406,7 @@ def _open_store(path: Path, settings: Settings, repair: bool, log: Callable[[str
 
 def verify_index(target: Any, repair: bool = False, settings: Settings | None = None,
                  log: Callable[[str], None] | None = None) -> IndexReport:
-    """Check an index (an :class:`~rag.archive.Archive`, an :class:`~rag.store.IndexStore`,
+    """Check an index (an :class:`~rag.archive.Archive`, an :class:`~rag.index.store.IndexStore`,
     or an index folder path) and, with ``repair``, fix what can be fixed safely. ``settings``
     are used only for a path (chroma server URL) and to rebuild a lost manifest."""
     repaired: list[str] = []
@@ -422,7 +422,7 @@ def verify_index(target: Any, repair: bool = False, settings: Settings | None = 
         settings = settings or Settings.load(index=str(path))
         store, pre = _open_store(path, settings, repair, say)
         if store is None:  # unreadable manifest, no repair asked: report what the records hold
-            from rag.records import Records
+            from rag.index.records import Records
 
             records = Records(path / "records.sqlite3")
             try:
@@ -443,7 +443,7 @@ def verify_index(target: Any, repair: bool = False, settings: Settings | None = 
         running = True
     with lock:
         if running:  # a client of our own: never close the one a running ingest uses
-            from rag.vectors import ChromaVectors
+            from rag.index.vectors import ChromaVectors
 
             vectors = ChromaVectors(store.config.collection, path=None if store._chroma_url else path / "chroma",
                                     url=store._chroma_url)

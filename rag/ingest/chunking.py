@@ -11,7 +11,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from rag.ids import chunk_id
+from rag.ingest.ids import chunk_id
 from rag.text import split_sentences
 from rag.types import Article, Chunk
 

@@ -157,7 +157,7 @@ def rewrite_by_llm(question: str, history: Iterable[Turn], llm: Any) -> str:
     """The standalone question by the LLM (``llm.complete(prompt, system=...)``) with
     ``prompts/condense.md``. Returns ``question`` unchanged when there is no history; raises
     :class:`BackendUnavailable` when the endpoint fails, ``ValueError`` on an unusable reply."""
-    from rag.prompts import load_prompt
+    from rag.answer.prompts import load_prompt
 
     question = question.strip()
     turns = _turns(history)
@@ -173,7 +173,7 @@ def rewrite_by_llm(question: str, history: Iterable[Turn], llm: Any) -> str:
 def standalone_question(question: str, history: Iterable[Turn], settings: Any = None, llm: Any = None) -> str:
     """Rewrite a follow-up into a standalone question using the conversation ``history``.
 
-    Uses ``llm`` (an :class:`rag.llm.LLMClient`) when given, or an OpenAI-compatible client
+    Uses ``llm`` (an :class:`rag.answer.llm.LLMClient`) when given, or an OpenAI-compatible client
     from ``settings`` when ``settings.llm_configured``; otherwise, or when the LLM fails or
     replies with nothing usable, :func:`rewrite_by_rule`. Without history the question is
     returned unchanged (stripped)."""
@@ -183,7 +183,7 @@ def standalone_question(question: str, history: Iterable[Turn], settings: Any = 
         return question
     if llm is None and settings is not None and getattr(settings, "llm_configured", False):
         try:
-            from rag.llm import OpenAICompatibleLLM
+            from rag.answer.llm import OpenAICompatibleLLM
 
             llm = OpenAICompatibleLLM(settings)
         except BackendUnavailable as exc:  # pragma: no cover - llm_configured implies it builds

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-# ---- syndication clusters (rag/syndication.py) ----------------------------------------
+# ---- syndication clusters (rag/retrieve/syndication.py) ----------------------------------------
 # One MinHash sketch per article and the cluster (story) it belongs to. Derived data: an
 # index made before this table existed opens as it is and gets it on its next ingest.
 _CLUSTER_SCHEMA = """

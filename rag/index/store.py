@@ -24,10 +24,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
-from rag.dense import DenseIndex
+from rag.index.dense import DenseIndex
 from rag.errors import IndexMismatch, IndexMissing, RagError
-from rag.lexical import LexicalIndex
-from rag.records import Records
+from rag.index.lexical import LexicalIndex
+from rag.index.records import Records
 from rag.settings import Settings
 
 FORMAT = 1
@@ -129,7 +129,7 @@ class IndexStore:
         """The chroma adapter (imported and connected on first use: queries do not need it)."""
         with self._lock:
             if self._vectors is None:
-                from rag.vectors import ChromaVectors
+                from rag.index.vectors import ChromaVectors
 
                 self._vectors = ChromaVectors(
                     self.config.collection,

@@ -1,7 +1,7 @@
 """LLM access: a two-method protocol and its OpenAI-compatible implementation.
 
 This is the only module that imports ``llama_index.llms``; the import happens when an
-:class:`OpenAICompatibleLLM` is built, so ``import rag.llm`` stays cheap. Endpoint failures
+:class:`OpenAICompatibleLLM` is built, so ``import rag.answer.llm`` stays cheap. Endpoint failures
 (connection refused, timeouts, HTTP errors) surface as one-line
 :class:`rag.errors.BackendUnavailable` errors.
 """

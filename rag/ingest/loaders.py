@@ -8,7 +8,7 @@ Formats: JSON (array, single object, or ``{"articles": [...]}``), JSONL/NDJSON, 
 plain text/Markdown, HTML (trafilatura) and RSS/Atom (feedparser). Unknown extensions are
 sniffed. Metadata is never invented: a missing or unparseable field stays ``None``; dates
 are timezone-aware (naive -> UTC). trafilatura and feedparser are imported lazily so that
-``import rag.loaders`` stays cheap.
+``import rag.ingest.loaders`` stays cheap.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from rag.errors import BadInput
-from rag.ids import article_id
+from rag.ingest.ids import article_id
 from rag.types import Article, BadRecord
 
 Result = Union[Article, BadRecord]
@@ -46,7 +46,7 @@ TXT_EXT = frozenset({".txt", ".md", ".text", ".markdown"})
 HTML_EXT = frozenset({".html", ".htm", ".xhtml"})
 FEED_EXT = frozenset({".xml", ".rss", ".atom"})
 # The one list of file types newsrag loads: the dispatch below and the upload check
-# (rag/uploads.py, the chat's file picker) both use it.
+# (rag/ingest/uploads.py, the chat's file picker) both use it.
 LOADABLE_EXTENSIONS = JSON_EXT | JSONL_EXT | CSV_EXT | TXT_EXT | HTML_EXT | FEED_EXT
 
 # In directory walks, files with these stems (any extension) are documentation, not articles.

@@ -1,6 +1,6 @@
 """Second-stage rerank of fused candidates: a learned fusion of dense, BM25, sentence, title
 and metadata signals. Needs nothing outside the packages: the model is a small gradient-boosted
-tree ensemble stored as plain numbers in :mod:`rag.rerank_model` and evaluated with numpy.
+tree ensemble stored as plain numbers in :mod:`rag.retrieve.rerank_model` and evaluated with numpy.
 
 Signals per candidate chunk (see :data:`FEATURES`), all normalized within one question so that
 the model carries over to other archives:
@@ -13,7 +13,7 @@ the model carries over to other archives:
 * the headline: share of the headline's terms found in the question;
 * metadata: the chunk's outlet is named in the question; its date matches a date of the
   question; its recency when the question asks for the latest news;
-* sub-queries (see :mod:`rag.query`): BM25 share, rank and sentence coverage under the best
+* sub-queries (see :mod:`rag.retrieve.query`): BM25 share, rank and sentence coverage under the best
   "side" sub-query (outlet/date-anchored part) and the best "clause" sub-query that the chunk
   passes the filters of;
 * the article: the best BM25 share of any candidate chunk of the same article; how far the
@@ -32,7 +32,7 @@ the model carries over to other archives:
   of an article it already holds: these signals tell the chunks of one article apart.
 
 The model was fitted on the MultiHop-RAG dev split only (``evals/train_rerank.py`` writes
-:mod:`rag.rerank_model`; README has the cross-validated figures).
+:mod:`rag.retrieve.rerank_model`; README has the cross-validated figures).
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class TermWeights:
 
     @classmethod
     def from_lexical(cls, lexical) -> "TermWeights":
-        """Weights from a :class:`rag.lexical.LexicalIndex` (uniform IDF if it has none)."""
+        """Weights from a :class:`rag.index.lexical.LexicalIndex` (uniform IDF if it has none)."""
         bm25 = getattr(lexical, "_bm25", None)
         vocab = getattr(bm25, "vocab_dict", None) if bm25 is not None else None
         idf = None
@@ -348,9 +348,9 @@ class LinearModel:
 
 @lru_cache(maxsize=1)
 def default_model():
-    """The packaged model (``rag.rerank_model``) or the linear fallback."""
+    """The packaged model (``rag.retrieve.rerank_model``) or the linear fallback."""
     try:
-        from rag.rerank_model import MODEL
+        from rag.retrieve.rerank_model import MODEL
     except ImportError:  # pragma: no cover - the module ships with the package
         return LinearModel()
     if tuple(MODEL["features"]) != FEATURES:

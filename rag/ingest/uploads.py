@@ -19,10 +19,10 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable
 
 from rag.errors import BadInput
-from rag.loaders import LOADABLE_EXTENSIONS
+from rag.ingest.loaders import LOADABLE_EXTENSIONS
 from rag.types import BadRecord
 
-# Exactly the types ingest loads (one list, defined in rag/loaders.py).
+# Exactly the types ingest loads (one list, defined in rag/ingest/loaders.py).
 ALLOWED_EXTENSIONS = LOADABLE_EXTENSIONS
 UPLOADS_DIR = "uploads"
 _MAX_NAME = 120

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rag.snapshot import OutletMasks, cached_filter_mask, readable_dir, replace_dir, timestamps
+from rag.index.snapshot import OutletMasks, cached_filter_mask, readable_dir, replace_dir, timestamps
 
 _FORMAT = 1
 

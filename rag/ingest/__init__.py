@@ -1,0 +1,1 @@
+"""Ingest: files -> Articles -> chunks (loaders, chunking, the pipeline that commits them, uploads, Ray)."""
