@@ -12,7 +12,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test test-fast index browser clean answer-models
+.PHONY: setup run test test-fast index browser clean answer-models settings-table
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test-fast: setup
 answer-models: setup
 	$(PY) -m evals.train_answer --corpus ../shared/datasets/multihop-rag/corpus.json \
 		--dataset ../shared/datasets/multihop-rag/queries-dev.json
+
+# Rewrite the README's settings table from rag/settings.py (tests/test_settings.py checks it).
+settings-table: setup
+	$(PY) -c 'import re, pathlib; from rag.settings import settings_table; r = pathlib.Path("README.md"); \
+	r.write_text(re.sub(r"(<!-- settings-table[^>]*-->\n).*?(\n<!-- /settings-table -->)", lambda m: m.group(1) + settings_table() + m.group(2), r.read_text(), flags=re.S))'
 
 clean:
 	rm -rf $(VENV) index/sample .pytest_cache

@@ -1,7 +1,8 @@
 """The ``rag`` command: ingest, search, ask, stats, index verify (and eval, ui where installed).
 
-Every :class:`RagError` becomes one line on stderr and a non-zero exit code; Ctrl-C during an
-ingest keeps what was committed and says how to finish.
+Every failure becomes one line on stderr naming what failed, which file and what to do, and a
+non-zero exit code (:func:`rag.errors.describe`; ``--debug`` shows the traceback instead);
+Ctrl-C during an ingest keeps what was committed and says how to finish.
 """
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import textwrap
 from typing import Sequence
 
 from rag.answer import ANSWERERS
-from rag.errors import RagError
+from rag.errors import RagError, describe
 from rag.settings import Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--config", help="settings TOML file (default: ./rag.toml if present)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the traceback of an unexpected failure instead of one line")
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -33,6 +36,7 @@ def _filters(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rag`` command."""
     parser = argparse.ArgumentParser(prog="rag", description="Question answering over a news archive, with verified citations.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected failure instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="add articles (json, jsonl, csv, txt, html, rss/atom, folders) to an index")
@@ -255,6 +259,8 @@ COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats":
 # pipefail`` scripts see the usual code and an early close is not mistaken for a complete write
 # (0) or for one of rag's own errors (1-3).
 EXIT_BROKEN_PIPE = 141
+# Exit code of a failure that is not one of rag's own errors (the disk, SQLite, chroma, a bug).
+EXIT_FAILURE = 1
 
 
 def _stdout_to_devnull() -> None:
@@ -273,12 +279,16 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         func = getattr(args, "func", None) or COMMANDS[args.command]
         return int(func(args) or 0)
-    except RagError as exc:
-        print(f"rag {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print(f"rag {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # the error policy at the edge: one line, a traceback only with --debug
+        if getattr(args, "debug", False) and not isinstance(exc, RagError):
+            raise
+        print(f"rag {args.command}: error: {describe(exc)}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_FAILURE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

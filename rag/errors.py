@@ -45,3 +45,43 @@ class PromptError(RagError):
     """A prompt template is missing or its variables do not match what the code supplies."""
 
     exit_code = 5
+
+
+# errno values that mean "the disk (or the user's quota) is full".
+_NO_SPACE = {28, 122}  # ENOSPC, EDQUOT
+# What to do about the other file-system failures a user meets (errno -> advice).
+_OS_ADVICE = {
+    13: "check its permissions",  # EACCES
+    1: "check its permissions",  # EPERM
+    17: "a file is in the way of a folder: give --index a folder path",  # EEXIST
+    20: "a file is in the way of a folder: give --index a folder path",  # ENOTDIR
+    30: "the file system is read-only: choose another --index",  # EROFS
+}
+
+
+def describe(exc: BaseException) -> str:
+    """One line for any failure that reaches the CLI, the API or the chat: what failed, which
+    file, and what to do. :class:`RagError` messages are already written that way; the rest
+    (the OS, SQLite, chroma) are translated here so that no traceback reaches a user (the CLI
+    shows one with ``--debug``)."""
+    if isinstance(exc, RagError):
+        return _first_line(str(exc))
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        if exc.errno in _NO_SPACE:
+            return f"no space left on device{where}; free space and re-run (what was committed is kept)"
+        advice = _OS_ADVICE.get(exc.errno or 0)
+        return f"{exc.strerror or type(exc).__name__}{where}" + (f"; {advice}" if advice else "")
+    if type(exc).__module__.startswith("sqlite3"):
+        return f"the index's records database failed ({_first_line(str(exc))}); run `rag index verify --repair`"
+    if "chromadb" in type(exc).__module__:
+        msg = _first_line(str(exc))
+        if "no space" in msg.lower() or "disk is full" in msg.lower():
+            return "no space left on device while writing chroma/; free space and re-run (what was committed is kept)"
+        return f"the vector store (chroma) failed: {msg}"
+    return f"unexpected {type(exc).__name__}: {_first_line(str(exc))} (re-run with --debug for the traceback)"
+
+
+def _first_line(text: str) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line[:500] if line else "(no message)"

@@ -1,7 +1,16 @@
 """One settings object, built at each entry point from defaults, an optional TOML file and
 ``RAG_*`` environment variables (in that order of precedence, lowest first).
 
-Nothing reads the environment anywhere else: library code receives a :class:`Settings`.
+Library code receives a :class:`Settings`; no setting is read from the environment anywhere
+else. What else touches the environment, and why (README, "Settings", says the same):
+``RAG_UI_USER``/``RAG_UI_PASSWORD`` are read by the chat only (credentials never enter a
+settings object, which is hashed and printed); ``TIKTOKEN_CACHE_DIR`` is set to
+llama-index's bundled tokenizer files when unset, and ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``
+before MiniLM loads, so nothing downloads; ``ANONYMIZED_TELEMETRY``/``GRADIO_ANALYTICS_ENABLED``
+default to off so nothing phones home; Ray workers get ``OMP_NUM_THREADS``.
+
+:func:`settings_table` writes the settings table the README carries (``make settings-table``;
+a test keeps the two equal).
 """
 from __future__ import annotations
 
@@ -22,23 +31,22 @@ DEFAULT_INDEX = "index/default"
 class Settings:
     """Every tunable of newsrag. Build with :meth:`Settings.load`; derive with :meth:`with_`."""
 
-    index: str = DEFAULT_INDEX
-    # embedding: "minilm" (the packaged all-MiniLM-L6-v2) or "hash" (deterministic
+    index: str = DEFAULT_INDEX  # the index folder
+    # embedding
+    embedder: str = "minilm"  # "minilm" (the packaged all-MiniLM-L6-v2) or "hash" (a deterministic
     # bag-of-words fake for tests and quick experiments; never the default)
-    embedder: str = "minilm"
     embed_batch_size: int = 16  # fastest for MiniLM on 2 CPU cores (bench: 16 beat 32 by 3-7%)
-    # chroma: embedded PersistentClient under the index folder, or a server URL
-    chroma_url: str | None = None
+    chroma_url: str | None = None  # a `chroma run` server instead of the embedded store under the index folder
     # chunking (tokens of tiktoken cl100k)
-    chunk_tokens: int = 200
-    chunk_overlap: int = 40
+    chunk_tokens: int = 200  # tokens per chunk (cl100k), fixed per index at creation
+    chunk_overlap: int = 40  # tokens shared by neighbouring chunks, fixed per index at creation
     # retrieval
-    top_k: int = 10
-    candidates: int = 60
+    top_k: int = 10  # passages returned
+    candidates: int = 60  # candidates per retriever (BM25, dense) before fusion and rerank
     fusion: str = "score"  # "score" (bm25/max + w*cosine) or "rrf" (weighted reciprocal rank)
-    dense_weight: float = 0.3
-    lexical_weight: float = 1.0
-    rrf_k: int = 60
+    dense_weight: float = 0.3  # weight of the cosine in first-stage fusion
+    lexical_weight: float = 1.0  # weight of the normalised BM25 score in first-stage fusion
+    rrf_k: int = 60  # the k of reciprocal-rank fusion (fusion = "rrf")
     # news-grade retrieval (rag/retrieve/query.py, rag/retrieve/rerank.py, rag/retrieve/diversify.py, rag/retrieve/syndication.py;
     # README has the ablation of each on the MultiHop-RAG dev split)
     query_outlets: bool = True  # outlets named in the question -> boosts and per-outlet sub-queries
@@ -54,23 +62,23 @@ class Settings:
     syndication: bool = True  # one member per near-duplicate story, others as "also ran in"
     # answering
     answerer: str = "extractive"  # a name of rag.answer.ANSWERERS ("extractive", "llm")
-    answer_passages: int = 8
-    max_answer_sentences: int = 3
+    answer_passages: int = 8  # passages shown to the answerer
+    max_answer_sentences: int = 3  # evidence sentences after the direct answer
     answer_embed_sentences: int = 0  # extractive: rerank this many sentences with MiniLM (0: lexical only;
     # on the dev split 16 gave the same answer accuracy (0.323 vs 0.327) at 6x the latency)
-    abstain_threshold: float = 0.05  # long questions; tuned on MultiHop-RAG dev (README)
-    abstain_short_threshold: float = 0.3  # questions of <= 5 content terms (sample QA set)
-    abstain_name_coverage: float = 0.5
-    support_threshold: float = 0.6
+    abstain_threshold: float = 0.05  # extractive: refusal threshold for questions of 14+ content terms (tuned on MultiHop-RAG dev)
+    abstain_short_threshold: float = 0.3  # the same for questions of <= 5 content terms, interpolated between (sample QA set)
+    abstain_name_coverage: float = 0.5  # extractive: refuse when fewer of the question's names are in the passages
+    support_threshold: float = 0.6  # verifier: a citation whose support score (0-1) is below this is removed
     # OpenAI-compatible LLM endpoint (Ollama, vLLM, llama.cpp server, OpenAI)
-    llm_base_url: str | None = None
-    llm_model: str | None = None
-    llm_api_key: str | None = None
-    llm_temperature: float = 0.0
-    llm_timeout: float = 60.0
-    llm_max_tokens: int = 512
+    llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1
+    llm_model: str | None = None  # the model name the endpoint serves
+    llm_api_key: str | None = None  # sent as a bearer token when set
+    llm_temperature: float = 0.0  # 0: the same question gets the same answer
+    llm_timeout: float = 60.0  # seconds per request
+    llm_max_tokens: int = 512  # longest answer the LLM may write
     # UI
-    max_upload_mb: int = 50
+    max_upload_mb: int = 50  # largest file the chat accepts
 
     @classmethod
     def load(
@@ -164,3 +172,31 @@ def _coerce_all(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             raise BadInput(f"unknown setting {k!r}", file=source)
         out[k] = _coerce(k, v, source)
     return out
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from :class:`Settings` itself: every field, its
+    ``RAG_*`` variable, its default and the comment written beside it in this file."""
+    import inspect
+
+    notes: dict[str, str] = {}
+    block: list[str] = []  # the comment lines since the last field (a field without its own comment uses them)
+    last = None
+    for line in inspect.getsource(Settings).splitlines():
+        code, _, comment = line.strip().partition("#")
+        name = code.split(":")[0].strip() if ":" in code and "=" in code else ""
+        if name.isidentifier() and name in _TYPES:
+            notes[name] = comment.strip() or " ".join(block)
+            last, block = name, []
+        elif not code and comment:
+            if last and notes[last].count("(") > notes[last].count(")"):
+                notes[last] += " " + comment.strip()  # the field's comment, continued
+            else:
+                last = None
+                block.append(comment.strip())
+    rows = ["| setting | env | default | what it does |", "| --- | --- | --- | --- |"]
+    for f in fields(Settings):
+        default = "—" if f.default is None else f"`{str(f.default).lower() if isinstance(f.default, bool) else f.default}`"
+        note = notes.get(f.name, "").replace("|", "\\|")
+        rows.append(f"| `{f.name}` | `RAG_{f.name.upper()}` | {default} | {note} |")
+    return "\n".join(rows)

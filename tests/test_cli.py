@@ -66,6 +66,31 @@ def test_errors_are_one_line_with_exit_codes(tmp_path):
     assert p.returncode == 0 and f"{bad}:1" in p.stderr
 
 
+
+def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    not_a_folder = tmp_path / "index-is-a-file"
+    not_a_folder.write_text("x", encoding="utf-8")
+    p = rag("ingest", str(SEED), "--index", str(not_a_folder), "--quiet", check=False)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert p.stderr.strip().count("\n") == 0 and str(not_a_folder) in p.stderr, p.stderr
+    p = rag("ingest", str(SEED), "--index", str(not_a_folder), "--quiet", "--debug", check=False)
+    assert p.returncode != 0 and "Traceback" in p.stderr
+
+
+def test_describe_turns_os_sqlite_and_unknown_failures_into_one_line():
+    import errno
+    import sqlite3
+
+    from rag.errors import BadInput, describe
+
+    full = describe(OSError(errno.ENOSPC, "No space left on device", "/idx/chroma/data.bin"))
+    assert full.startswith("no space left on device") and "/idx/chroma/data.bin" in full and "free space" in full
+    assert "rag index verify --repair" in describe(sqlite3.DatabaseError("file is not a database"))
+    odd = describe(ValueError("first line\n  second line"))
+    assert odd == "unexpected ValueError: first line (re-run with --debug for the traceback)"
+    assert describe(BadInput("no title", file="a.json", line=3)) == "a.json:3: no title"
+
+
 # ---- rag ask: the direct answer, removed sentences, filters -----------------------------------
 def _direct_answer():
     from rag.types import Answer, Direct, Sentence, Source

@@ -151,3 +151,19 @@ def test_with_applies_changes_and_ignores_none():
     assert (t.top_k, t.answerer, s.answerer) == (4, "llm", "extractive")
     assert s.answer_hash() != t.answer_hash()
     assert s.answer_hash() == s.with_(index="elsewhere", llm_api_key="secret").answer_hash()  # paths/secrets excluded
+
+
+def test_the_readme_settings_table_is_the_one_generated_from_settings():
+    import re
+    from dataclasses import fields
+
+    from rag.settings import Settings, settings_table
+    from tests.conftest import ROOT
+
+    table = settings_table()
+    assert len(table.splitlines()) == 2 + len(fields(Settings))  # every setting has a row
+    assert all(row.rstrip(" |").split("|")[-1].strip() for row in table.splitlines()[2:])  # and a note
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- settings-table[^>]*-->\n(.*?)\n<!-- /settings-table -->", readme, re.S)
+    assert block, "README.md lost its settings-table markers"
+    assert block.group(1) == table, "README.md's settings table is stale: run `make settings-table`"
