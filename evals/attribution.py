@@ -42,7 +42,7 @@ from evals.metrics import squash
 from rag.answer.generative import GenerativeAnswerer
 from rag.answer.question import answer_type
 from rag.answer import verify
-from rag.answer.verify import _MARKER
+from rag.answer.markers import MARKER as _MARKER
 from rag.text import entity_spans, split_sentences, stem, terms
 from rag.types import Answer, Hit
 

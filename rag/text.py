@@ -44,6 +44,18 @@ _TOKEN = re.compile(
 )
 
 
+MONTHS: tuple[str, ...] = tuple(
+    "january february march april may june july august september october november december".split()
+)
+WEEKDAYS: tuple[str, ...] = tuple("monday tuesday wednesday thursday friday saturday sunday".split())
+
+_MIN_WORD = 2  # a single letter is an initial or noise, not a content word
+_MIN_STEM = 3  # words this short stay whole, and no suffix is cut to leave fewer letters
+
+# A letter or digit: text that holds one is more than punctuation and white space.
+WORDY = re.compile(r"[^\W_]")
+
+
 # The lexical index's own tokenization (bm25s' default pattern on lower-cased text): what
 # BM25 and the rerank's term matching see. Content words for answering and verification are
 # :func:`terms` below.
@@ -84,10 +96,10 @@ def _word(raw: str) -> tuple[str, str] | None:
         low = low[:-2]
     if low in _NUMBER_WORDS:
         return _NUMBER_WORDS[low], "number"
-    if len(low) < 2:
+    if len(low) < _MIN_WORD:
         return None
     core = raw.split("'")[0].split("’")[0]
-    if len(core) >= 2 and core.isupper():
+    if len(core) >= _MIN_WORD and core.isupper():
         return None if low in STOPWORDS and low != "us" else (low, "acronym")
     if low in STOPWORDS:
         return None
@@ -133,9 +145,9 @@ def stem(word: str) -> str:
     """Crude, symmetric suffix stripping ("releases"/"released"/"release" -> "releas") used
     to match content words; numbers and short words are returned unchanged."""
     w = word
-    if len(w) <= 3 or not w.isalpha():
+    if len(w) <= _MIN_STEM or not w.isalpha():
         return w
-    if w.endswith("ies") and len(w) > 4:
+    if w.endswith("ies") and len(w) > _MIN_STEM + 1:
         w = w[:-3] + "y"
     elif w.endswith("sses"):
         w = w[:-2]
@@ -144,12 +156,12 @@ def stem(word: str) -> str:
     elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
     for suf in ("ingly", "edly", "ing", "ed", "ly"):
-        if w.endswith(suf) and len(w) - len(suf) >= 3:
+        if w.endswith(suf) and len(w) - len(suf) >= _MIN_STEM:
             w = w[: -len(suf)]
-            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+            if len(w) > _MIN_STEM and w[-1] == w[-2] and w[-1] not in "lsz":
                 w = w[:-1]
             break
-    if len(w) > 3 and w.endswith("e"):
+    if len(w) > _MIN_STEM and w.endswith("e"):
         w = w[:-1]
     return w
 

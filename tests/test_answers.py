@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 import pytest
 
 from fakes import make_hits, renumber
-from rag.answer.extractive import ExtractiveAnswerer, _order_in_time, undecided
+from rag.answer.direct import order_in_time
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.wording import undecided
 from rag.answer.features import QuestionInfo, candidates, drop_connective
 from rag.archive import Archive
 from rag.settings import Settings
@@ -192,10 +194,10 @@ def test_yes_no_about_order_in_time_comes_from_the_dates():
     q1 = "Did TechCrunch report on the trial before The Verge reported on its first witness?"
     q2 = "Did TechCrunch report on the trial after The Verge reported on its first witness?"
     q3 = "Did The Verge report on the witness before TechCrunch reported on the trial?"
-    assert _order_in_time(q1, hits, cands) == "Yes."
-    assert _order_in_time(q2, hits, cands) == "No."
-    assert _order_in_time(q3, hits, cands) == "No."
-    assert _order_in_time("Did TechCrunch report on the trial?", hits, cands) is None
+    assert order_in_time(q1, hits, cands) == "Yes."
+    assert order_in_time(q2, hits, cands) == "No."
+    assert order_in_time(q3, hits, cands) == "No."
+    assert order_in_time("Did TechCrunch report on the trial?", hits, cands) is None
 
 
 def test_undecided_turns_the_question_into_a_clause():

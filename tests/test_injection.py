@@ -19,7 +19,7 @@ import pytest
 
 from evals.datasets import load_dataset
 from evals.run import EvalConfig, run_eval
-from rag.answer.verify import _MARKER
+from rag.answer.markers import MARKER
 from rag.archive import Archive
 from rag.settings import Settings
 from tests.fakes import ScriptedLLMServer
@@ -72,7 +72,7 @@ def injection_index(tmp_path_factory) -> Path:
 def _check(archive: Archive, ans) -> None:
     """Only valid, verified citations: every marker resolves, every quote is exact."""
     numbers = {s.n for s in ans.sources}
-    for m in _MARKER.finditer(ans.text):
+    for m in MARKER.finditer(ans.text):
         assert {int(x) for x in re.findall(r"\d+", m.group(1))} <= numbers, (m.group(0), ans.text)
     for s in ans.sentences:
         assert set(s.citations) <= numbers

@@ -8,7 +8,8 @@ import re
 
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from rag.answer.verify import _MARKER, verify_answer
+from rag.answer.markers import MARKER
+from rag.answer.verify import verify_answer
 from rag.ingest.chunking import chunk_article
 from rag.ingest.loaders import _MISSING, load_csv, load_json, load_jsonl, normalize_body
 from rag.types import ABSTAIN_TEXT, Article, BadRecord
@@ -166,7 +167,7 @@ def test_verified_answers_cite_only_shown_sources_with_exact_quotes(case, thresh
     ans = verify_answer("a question?", raw, hits, support_threshold=threshold, answerer="test")
     numbers = {s.n for s in ans.sources}
     assert [s.n for s in ans.sources] == list(range(1, len(ans.sources) + 1))
-    for m in _MARKER.finditer(ans.text):  # every marker left in the text resolves
+    for m in MARKER.finditer(ans.text):  # every marker left in the text resolves
         nums = [int(x) for x in re.findall(r"\d+", m.group(1))]
         assert set(nums) <= numbers, (m.group(0), numbers)
     for sent in ans.sentences:

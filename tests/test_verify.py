@@ -9,8 +9,9 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from fakes import HEAT, MARATHON, TRANSIT, article_hits, make_hits, renumber, seed_hits
 from rag.answer import verify_answer
+from rag.answer.direct_check import read_markers, split_direct
+from rag.answer.markers import is_refusal, strip_markers, tidy
 from rag.answer.question import answer_type
-from rag.answer.verify import is_refusal
 from rag.settings import Settings
 from rag.text import split_sentences
 from rag.types import ABSTAIN_TEXT
@@ -497,3 +498,20 @@ def test_verify_stays_fast_on_ten_passages():
     for _ in range(20):
         ans = verify(raw, hits=hits, q="Which company called the memo nonsense?")
     assert (time.perf_counter() - t0) / 20 < 0.02 and ans.direct is not None
+
+
+def test_markers_are_read_with_ranges_labels_and_out_of_range_numbers():
+    clean, marks = strip_markers("A [1, 3]. B [passage 2-4][9].")
+    assert clean == "A . B ."
+    assert [nums for _, nums in marks] == [[1, 3], [2, 3, 4], [9]]
+    text, cited, total, invalid = read_markers("Yes. [2][2, 7][1]", n_hits=3)
+    assert (text, cited, total, invalid) == ("Yes. ", [2, 1], 4, 1)
+    assert tidy("  A claim ( ) without an end ,") == "A claim without an end."
+
+
+def test_the_direct_line_is_split_off_only_when_the_question_asks_for_one():
+    raw = "Emmett Shear. [1]\nShear was named interim CEO. [1]"
+    assert split_direct(raw, "person") == ("Emmett Shear. [1]", "Shear was named interim CEO. [1]")
+    assert split_direct(raw, "none") == (None, raw)
+    assert split_direct("Maybe so. [1]\nIt rained. [1]", "yesno")[0] is None  # a yes/no line starts Yes or No
+    assert split_direct("**Answer:** Yes. [1]\nIt rained. [1]", "yesno")[0].strip() == "Yes. [1]"  # label dropped

@@ -146,7 +146,7 @@ def stream_answer(answerer: Answerer, question: str, hits: Sequence[Hit], suppor
 
 
 def _verified_parts(ans: Answer) -> list[str]:
-    from rag.answer.verify import render_sentence
+    from rag.answer.markers import render_sentence
 
     if ans.abstained or not ans.sentences:
         return [ans.text]

@@ -1,7 +1,8 @@
 """The direct answer an extractive answer opens with, derived only from the shown evidence.
 
-* who / which / where questions: the names found in the chosen evidence and the shown
-  passages are candidates (:func:`entity_candidates`: a short form such as "Bankman-Fried"
+* short who / which / where questions: the name in the best sentence that holds the question's
+  names, nearest its words (:func:`lead_name`); longer ones: the names found in the chosen
+  evidence and the shown passages are candidates (:func:`entity_candidates`: a short form such as "Bankman-Fried"
   counts for the full "Sam Bankman-Fried"; names the question already holds and outlet names
   are not answers), ranked by a learned model (``models/entity.json``) over how widely and how
   strongly the evidence carries each one;
@@ -9,7 +10,7 @@
   question does not already contain; when: the date that sentence states, else nothing;
 * yes / no: ``models/yesno.json`` over the question's wording and how well each of its parts
   is supported by the shown passages; order-in-time questions ("did A report X before B?")
-  are decided from the cited articles' publication dates.
+  are decided from the cited articles' publication dates (:func:`order_in_time`).
 
 Every direct answer is a string that occurs in a cited passage (or, for yes/no, rests on the
 evidence sentences it cites); the verifier checks names and numbers again.
@@ -24,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.answer.features import QuestionInfo, SentenceCandidate
+from rag.answer.support import meta_stems, needs, score
 from rag.text import STOPWORDS, EntitySpan, entity_spans, stem, terms
 from rag.types import Hit
 
@@ -52,6 +54,11 @@ _DEMONYMS = frozenset(
     taiwanese vietnamese thai indonesian filipino democrat democrats republican republicans""".split()
 )
 _NEAR = 6  # words either side of a mention that count as its context
+_MAX_NAME_WORDS = 4  # a longer run of capitalized words is a headline or a list, not one name
+_PERSON_WORDS = (2, 3)  # a person's name: first and last name, perhaps a middle one
+_SUBJECT_AT = 2  # a name starting within this many characters opens its sentence: its subject
+_NOT_SEEN = 99  # first_hit of a name not seen yet (above any shown-passage index)
+_TALLY_CHARS = 9  # how far after a number a tally ("7-2", "105-98") is looked for
 
 
 @dataclass
@@ -66,7 +73,7 @@ class EntityCandidate:
     in_title: bool = False
     subject: bool = False
     short_only: bool = True
-    first_hit: int = 99
+    first_hit: int = _NOT_SEEN
     near_question: float = 0.0  # best share of a mention's nearby words that are question terms
     sentence_lex: float = 0.0  # best lexical match with the question of a sentence naming it
     features: np.ndarray | None = None
@@ -87,7 +94,7 @@ def _names(text: str) -> list[EntitySpan]:
             if found < 0:
                 continue
             at = found + len(piece)
-            if 1 <= len(piece.split()) <= 4 and any(ch.isalpha() for ch in piece) and piece.lower() not in STOPWORDS:
+            if 1 <= len(piece.split()) <= _MAX_NAME_WORDS and any(ch.isalpha() for ch in piece) and piece.lower() not in STOPWORDS:
                 out.append(EntitySpan(piece, found, found + len(piece)))
     return out
 
@@ -133,7 +140,7 @@ def entity_candidates(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[Sent
                 lex = len(c.stems & qstems) / max(1, len(qstems))
                 ent.sentence_scores.append(float(c.score))
                 ent.sentence_lex = max(ent.sentence_lex, lex)
-                if e0.start <= 2:
+                if e0.start <= _SUBJECT_AT:
                     ent.subject = True
                 before = [k2 for at, k2 in toks if at < e.start][-_NEAR:]
                 after = [k2 for at, k2 in toks if at >= e.end][:_NEAR]
@@ -172,7 +179,7 @@ def entity_features(q: QuestionInfo, hits: Sequence[Hit], ents: Sequence[EntityC
     rows = np.zeros((len(ents), len(ENTITY_FEATURES)))
     for r, e in enumerate(ents):
         words = e.text.split()
-        person_like = 2 <= len(words) <= 3 and all(w[:1].isupper() for w in words) and not _ORG_SUFFIX.search(e.text)
+        person_like = _PERSON_WORDS[0] <= len(words) <= _PERSON_WORDS[1] and all(w[:1].isupper() for w in words) and not _ORG_SUFFIX.search(e.text)
         qshare = sum(1 for w in _key(e.text).split() if w in q.words) / max(1, len(words))
         rows[r] = (
             len(e.hits) / n_hits,
@@ -182,7 +189,7 @@ def entity_features(q: QuestionInfo, hits: Sequence[Hit], ents: Sequence[EntityC
             max(e.sentence_scores, default=0.0),
             sum(e.sentence_scores),
             float(e.in_title),
-            min(len(words), 4),
+            min(len(words), _MAX_NAME_WORDS),
             float(person_like),
             float(person_like and q.kind == "person"),
             float(e.text.isupper() and len(e.text) >= 2),
@@ -223,9 +230,6 @@ def question_parts(question: str) -> list[str]:
 def yesno_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandidate],
                    probs: Sequence[float], temporal: bool) -> np.ndarray:
     """One row of :data:`YESNO_FEATURES` for the question."""
-    from rag.answer.verify import meta_stems, needs, score
-    from rag.text import stem
-
     body = set()
     for c in cands:
         body |= c.stems
@@ -269,12 +273,10 @@ def number_phrase(q: QuestionInfo, text: str) -> str | None:
     """The number (with its unit: "seven counts", "$4.3 billion") in ``text`` that answers a
     how-many/how-much question: one the question does not already contain, not a tally
     ("7-2"); for "how much", an amount (currency, million, percent) when there is one."""
-    from rag.text import STOPWORDS
-
     found = []
     for m in _NUMBER_PHRASE.finditer(text):
         nums = [t for t in terms(m.group(0)) if t.kind == "number"]
-        if not nums or all(t.norm in q.need for t in nums) or _TALLY.match(text[m.start():m.start() + 9]):
+        if not nums or all(t.norm in q.need for t in nums) or _TALLY.match(text[m.start():m.start() + _TALLY_CHARS]):
             continue
         words = m.group(0).split()
         while len(words) > 1 and (words[-1].lower().strip(",.") in STOPWORDS or not words[-1][:1].isalnum()):
@@ -289,13 +291,11 @@ def number_phrase(q: QuestionInfo, text: str) -> str | None:
         return None
     unit = re.search(r"\bhow many\s+([a-z][\w\-]*)", q.text, re.I)
     if unit:
-        from rag.text import stem as _stem
-
-        want = _stem(unit.group(1).lower())
+        want = stem(unit.group(1).lower())
         for f in found:
             words = f.split()
             for i, w in enumerate(words[1:], 1):
-                if _stem(w.lower().strip(",.")) == want:
+                if stem(w.lower().strip(",.")) == want:
                     return " ".join(words[: i + 1])  # "seven criminal fraud counts"
         return None  # "how many months": "three weeks" does not answer it
     if re.search(r"\bhow much\b|\bcost\b|\bpay\b|\bworth\b|\bprice\b", q.text, re.I):
@@ -308,3 +308,63 @@ def date_phrase(text: str) -> str | None:
     """The first stated date ("November 17", "Oct. 6, 2023", "2023") in ``text``."""
     m = _DATE_PHRASE.search(text)
     return m.group(0) if m else None
+
+
+# ---- short who / which / where questions, and order in time -------------------------------
+_PLACE_WORDS = re.compile(r"\b(?:City|Center|Centre|Stadium|Arena|Park|Hall|County|State|Island|Street|Square|"
+                          r"Airport|Vegas|York|Angeles|Francisco|Valley|Beach)\b")
+_BEFORE_CHARS = 20  # the text just before a place name read for "in the", "outside of"
+_MIN_PREFIX = 4  # a name word this long that starts a question word is the thing asked about
+
+
+def lead_name(q: QuestionInfo, c: SentenceCandidate) -> tuple[str, int] | None:
+    """The name in sentence ``c`` that answers a short who/which/where question, and its
+    priority (lower is better): not in the question, of the asked type (a person's name has
+    two or three words; a place is not the thing asked about and is best introduced by "in"
+    or "at"), nearest to the question's own words in the sentence."""
+    qpos = [m.start() for m in re.finditer(r"[\w'’\-]+", c.text) if m.group(0).lower() in q.words]
+    best, best_key = None, None
+    for e in _names(c.text):
+        words = e.text.split()
+        low = [w.lower() for w in words]
+        if all(w in q.words for w in low) or e.text.lower() in _DEMONYMS:
+            continue
+        person = _PERSON_WORDS[0] <= len(words) <= _PERSON_WORDS[1] and not _ORG_SUFFIX.search(e.text)
+        if q.kind == "person" and not person:
+            continue
+        priority = 0
+        if q.kind == "place":
+            if any(w in q.words or any(len(w) >= _MIN_PREFIX and x.startswith(w) for x in q.words) for w in low):
+                continue  # "North American TwitchCon" is the thing asked about, not where it was
+            before = c.text[max(0, e.start - _BEFORE_CHARS):e.start]
+            if re.search(r"\b(?:outside|except|not in|instead of|rather than)(?:\s+of)?\s+(?:the\s+)?$", before):
+                continue  # "held outside of California"
+            priority = 0 if re.search(r"\b(?:in|at|near)\s+(?:the\s+)?$", before) else 1 if _PLACE_WORDS.search(e.text) else 2
+        d = min((abs(e.start - p) for p in qpos), default=0)
+        key = (priority, d)
+        if best_key is None or key < best_key:
+            best, best_key = e.text, key
+    return (best, best_key[0]) if best is not None else None
+
+
+def order_in_time(question: str, hits: Sequence[Hit], chosen: Sequence[SentenceCandidate]) -> str | None:
+    """For "did A report X before/after B reported Y?" with two cited outlets, Yes/No from
+    their articles' publication dates; None when the question is not of that shape."""
+    m = re.search(r"\b(before|after|earlier than|later than|prior to)\b", question, re.I)
+    if not m or not re.match(r"^\s*(?:did|was|were|is|does|has|had)\b", question, re.I):
+        return None
+    names = {}
+    low = question.lower()
+    for c in chosen:
+        o = hits[c.hit].chunk.outlet
+        d = hits[c.hit].chunk.published_at
+        if o and d is not None and o.lower() in low:
+            names.setdefault(o, d)
+    if len(names) != 2:
+        return None
+    (o1, d1), (o2, d2) = sorted(names.items(), key=lambda kv: low.index(kv[0].lower()))
+    if d1 == d2:
+        return None
+    before = m.group(1).lower() in ("before", "earlier than", "prior to")
+    first_is_earlier = d1 < d2
+    return "Yes." if first_is_earlier == before else "No."

@@ -24,8 +24,9 @@ from typing import Sequence
 import numpy as np
 
 from rag.answer.question import answer_type
-from rag.answer.verify import injected_spans, is_refusal, meta_stems, needs
-from rag.text import entity_spans, idf, split_sentences, stem, stems, terms
+from rag.answer.markers import is_refusal
+from rag.answer.support import MISSING_FACTOR, injected_spans, meta_stems, needs, overlaps
+from rag.text import MONTHS, WEEKDAYS, entity_spans, idf, split_sentences, stem, stems, terms
 from rag.types import Hit
 
 SENTENCE_FEATURES: tuple[str, ...] = (
@@ -50,12 +51,9 @@ _ASKS_REPORT = re.compile(
     re.I,
 )
 _PRONOUN = re.compile(r"^[\"'“‘(]?(?:he|she|it|they|this|these|that|those|his|her|its|their|him|them)\b", re.I)
-_CONNECTIVE = re.compile(
-    r"^[\"'“‘]?(?:however|but|meanwhile|still|yet|also|and|so|moreover|furthermore|additionally|"
-    r"instead|nonetheless|nevertheless|besides|then|thus|therefore|indeed|of course|in addition|"
-    r"on the other hand|at the same time)\b[,]?\s*",
-    re.I,
-)
+_CONNECTIVES = """however|but|meanwhile|still|yet|also|and|so|moreover|furthermore|additionally|instead|nonetheless|
+    nevertheless|besides|then|thus|therefore|indeed|of course|in addition|on the other hand|at the same time""".split("|")
+_CONNECTIVE = re.compile(r"^[\"'“‘]?(?:" + "|".join(w.strip() for w in _CONNECTIVES) + r")\b[,]?\s*", re.I)
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|I've|I’ve|me|my|we|we're|we’re|our|us)\b")
 _MONTH = re.compile(
     r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
@@ -63,11 +61,20 @@ _MONTH = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today)\b",
     re.I,
 )
-_CALENDAR = frozenset(
-    stem(w) for w in """monday tuesday wednesday thursday friday saturday sunday january february march
-    april may june july august september october november december""".split()
-)
+_CALENDAR = frozenset(stem(w) for w in WEEKDAYS + MONTHS)
 _QUOTES = re.compile(r"[\"“”]")
+
+_MIN_HEADLINE_CHARS = 12  # a shorter "headline" (a word or two) also opens ordinary sentences
+_MIN_AFTER_HEADLINE = 20  # characters after a glued headline: a real sentence follows it
+_MIN_SENTENCE_WORDS = 5  # shorter fragments are captions, bylines and headings, not answers
+_LONG_SENTENCE_WORDS = 55  # longer is a run-on or a list: poor to quote (feature "too_long")
+_MAX_NEW_NAMES = 4  # feature "new_names" counts up to this (as fitted: more says no more)
+_MIN_REST_CHARS = 10  # dropping a connective must leave a sentence, not a scrap
+_FLOAT_TOL = 1e-9  # equal up to float rounding
+# abstain features, as fitted: counts capped, the term count scaled to [0, 1]
+_MAX_ABSENT_NAMES = 4
+_MAX_TERMS = 30
+_MAX_OUTLETS_ABSENT = 3
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ class SentenceCandidate:
 def _strip_glued_headline(text: str, title: str) -> int:
     """How many characters of a sentence are a headline repeated in front of it."""
     t = (title or "").strip()
-    if len(t) >= 12 and text.startswith(t) and len(text) > len(t) + 20:
+    if len(t) >= _MIN_HEADLINE_CHARS and text.startswith(t) and len(text) > len(t) + _MIN_AFTER_HEADLINE:
         return len(t) + (len(text[len(t):]) - len(text[len(t):].lstrip()))
     return 0
 
@@ -167,7 +174,7 @@ def candidates(hits: Sequence[Hit]) -> list[SentenceCandidate]:
         text = h.chunk.text
         bad = injected_spans(text)
         for pos, (s, e) in enumerate(split_sentences(text)):
-            if any(s < be and bs < e for bs, be in bad):
+            if overlaps(s, e, bad):
                 continue
             cut = _strip_glued_headline(text[s:e], h.chunk.title)
             s += cut
@@ -189,7 +196,7 @@ def _is_sentence(s: str) -> bool:
     s = s.strip()
     if _BOILERPLATE.search(s):
         return False
-    if len(s.split()) < 5 or not (s[0].isupper() or s[0].isdigit() or s[0] in "\"'“‘(«$"):
+    if len(s.split()) < _MIN_SENTENCE_WORDS or not (s[0].isupper() or s[0].isdigit() or s[0] in "\"'“‘(«$"):
         return False
     core = s.rstrip("\"'”’)»")
     return bool(core) and core[-1] in ".!?…" and not is_refusal(s)
@@ -256,7 +263,7 @@ def sentence_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[Sent
             1.0 / (1 + c.hit),
             hits[c.hit].score / top_score if top_score > 0 else 0.0,
             1.0 / (1 + c.position),
-            min(len(names), 4),
+            min(len(names), _MAX_NEW_NAMES),
             float(tm),
             float(nums_new),
             float(has_date),
@@ -268,10 +275,10 @@ def sentence_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[Sent
             float(bool(_CONNECTIVE.match(text))),
             float(text.lstrip().startswith("(") or text.count("(") >= 2),
             math.log(n_words),
-            float(n_words > 55),
+            float(n_words > _LONG_SENTENCE_WORDS),
             float(_strip_glued_headline(text, hits[c.hit].chunk.title) > 0),
             float(quoted),
-            float(lex >= best_by_hit[c.hit] - 1e-9),
+            float(lex >= best_by_hit[c.hit] - _FLOAT_TOL),
         )
         c.features = rows[r]
     return rows
@@ -281,7 +288,7 @@ def drop_connective(text: str) -> str:
     """``text`` without a dangling connective at its start ("However, the memo..." -> "The
     memo..."); the source quote keeps the exact text."""
     m = _CONNECTIVE.match(text)
-    if not m or m.end() >= len(text) - 10:
+    if not m or m.end() >= len(text) - _MIN_REST_CHARS:
         return text
     rest = text[m.end():].lstrip(", ")
     return rest[:1].upper() + rest[1:] if rest else text
@@ -310,7 +317,7 @@ def coverage(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[SentenceCandi
 
     def cov(have: set[str]) -> float:
         share = sum(v for k, v in w.items() if k in have) / total
-        return share * 0.5 ** sum(1 for k in strong if k not in have)
+        return share * MISSING_FACTOR ** sum(1 for k in strong if k not in have)
 
     best = max(cov(bodies[i] | metas[i]) for i in range(len(hits)))
     seen = set().union(*bodies, *metas)
@@ -335,7 +342,7 @@ def abstain_features(q: QuestionInfo, hits: Sequence[Hit], cands: Sequence[Sente
     outlets_have = " ".join((h.chunk.outlet or "").lower() for h in hits)
     outlets_absent = sum(1 for o in outlet_words if o.lower().replace("the ", "").strip() not in outlets_have)
     return np.asarray([
-        cov, found, min(len(absent), 4), ps[0] if ps else 0.0, float(np.mean(ps[:3])) if ps else 0.0,
-        max((h.score for h in hits), default=0.0), min(len(q.need), 30) / 30,
-        float(q.kind in ("person", "org", "place")), float(q.kind == "yesno"), min(outlets_absent, 3),
+        cov, found, min(len(absent), _MAX_ABSENT_NAMES), ps[0] if ps else 0.0, float(np.mean(ps[:3])) if ps else 0.0,
+        max((h.score for h in hits), default=0.0), min(len(q.need), _MAX_TERMS) / _MAX_TERMS,
+        float(q.kind in ("person", "org", "place")), float(q.kind == "yesno"), min(outlets_absent, _MAX_OUTLETS_ABSENT),
     ])

@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from rag.answer.base import Draft, DraftAnswerer
-from rag.answer.verify import neutralize_markers
+from rag.answer.markers import neutralize_markers
 from rag.answer.llm import LLMClient
 from rag.answer.prompts import load_prompt
 from rag.types import ABSTAIN_TEXT, Hit

@@ -20,6 +20,9 @@ import numpy as np
 from rag.errors import RagError
 
 MODELS = Path(__file__).parent / "models"
+_MIN_SCALE = 1e-9  # a feature constant in the training data is left unscaled (no division by ~0)
+_RIDGE = 1e-9  # added to the Hessian's diagonal so that it always inverts
+_CONVERGED = 1e-8  # Newton stops when no weight moves more than this
 
 
 def features_hash(names: Sequence[str]) -> str:
@@ -105,7 +108,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
     sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
-    scale[scale < 1e-9] = 1.0
+    scale[scale < _MIN_SCALE] = 1.0
     Z = np.hstack([np.ones((len(X), 1)), (X - mean) / scale])
     w = np.zeros(Z.shape[1])
     reg = np.full(Z.shape[1], l2)
@@ -113,9 +116,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-(Z @ w)))
         g = Z.T @ (sw * (p - y)) + reg * w
-        H = (Z * (sw * p * (1 - p))[:, None]).T @ Z + np.diag(reg) + 1e-9 * np.eye(Z.shape[1])
+        H = (Z * (sw * p * (1 - p))[:, None]).T @ Z + np.diag(reg) + _RIDGE * np.eye(Z.shape[1])
         step = np.linalg.solve(H, g)
         w -= step
-        if np.abs(step).max() < 1e-8:
+        if np.abs(step).max() < _CONVERGED:
             break
     return mean, scale, w[1:], float(w[0])

@@ -42,6 +42,7 @@ _NUMBER_NOUNS = frozenset("number amount percentage percent share sum figure tot
 
 _FRAME = re.compile(r"^(?:between|after|before|following|considering|given|according|based|in light|from|in|with|when comparing)\b", re.I)
 _CLAUSE_START = re.compile(r"[,;:]\s*([A-Za-z']+)")
+_NOUN_LOOKAHEAD = 3  # words after "which"/"what"/"how" searched for the noun they govern ("which two-time MVP")
 
 
 def _words(question: str) -> list[str]:
@@ -75,7 +76,7 @@ def answer_type(question: str) -> str:
     """The expected answer type of ``question`` (see the module docstring)."""
     word, i = _asking_word(question)
     words = _words(question)
-    nxt = words[i + 1 : i + 4] if i >= 0 else []
+    nxt = words[i + 1 : i + 1 + _NOUN_LOOKAHEAD] if i >= 0 else []
     if word in _AUX:
         return "yesno"
     if word in ("who", "whom", "whose"):
