@@ -3,8 +3,8 @@
     python ui.py [--index DIR] [--host 127.0.0.1] [--port 7860]
     rag ui       [--index DIR] [--host 127.0.0.1] [--port 7860]
 
-Presentation and wiring only: answers come from :meth:`rag.archive.Archive.ask_stream`,
-follow-ups are rewritten by :mod:`rag.answer.followup`, uploads are stored by :mod:`rag.ingest.uploads`,
+Presentation and wiring only: answers (follow-ups rewritten first) come from
+:meth:`rag.archive.Archive.ask_stream`, uploads are stored by :mod:`rag.ingest.uploads`,
 evals run through :func:`evals.run.run_eval` on the open archive (Evals tab, one at a time,
 each into a fresh ``<runs>/<timestamp>/``). The archive (index and models) is opened once per process. Binds 127.0.0.1 unless told
 otherwise; never shares publicly unless ``--share``; basic auth when ``RAG_UI_USER`` and
@@ -12,30 +12,38 @@ otherwise; never shares publicly unless ``--share``; basic auth when ``RAG_UI_US
 
 Gradio is imported lazily, so ``rag`` (which loads this module's :func:`register` to offer
 ``rag ui``) stays fast. The named API endpoint ``/ask`` returns ``Answer.to_dict()``, the
-JSON of ``rag ask --json``.
+JSON of ``rag ask --json``. Every handler turns a failure into one line (:func:`error_line`).
 """
 import argparse
 import html
+import logging
 import os
 import re
 import shutil
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Sequence
 from urllib.parse import urlparse
 
 from rag.answer import available_answerers
-from rag.errors import BadInput, RagError
+from rag.errors import BadInput, RagError, describe
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+log = logging.getLogger("newsrag.ui")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 _MARKER = re.compile(r"\[(\d+)\]")
+# an error shown in the page or the API stays one line: room for describe()'s 500 characters and a prefix
+MAX_ERROR_CHARS = 600
+# where the traceback of an unexpected failure is, for the chat (the CLI says --debug)
+_LOG_HINT = "the traceback is in the server log"
 # a URL with a scheme other than http(s) (javascript:, data:, file://, ...): never shown
 _UNSAFE_URL = re.compile(r"^\s*(?!https?://)(?:[a-z][a-z0-9+.-]*://|(?:javascript|vbscript|data):)", re.I)
 
@@ -396,14 +404,30 @@ def eval_on_archive(archive, dataset: str | Path, out: str | Path, limit: int | 
     return report
 
 
-def _one_line_error(exc: Exception) -> str:
+def _one_line_error(exc: BaseException, what: str = "the request") -> str:
+    """``**Error:** ...`` (markdown, escaped) of :func:`error_line`."""
+    return f"**Error:** {_esc(error_line(exc, what))}"
+
+
+def error_line(exc: BaseException, what: str = "the request") -> str:
+    """One plain line for a failure shown in the page or returned by the API: a
+    :class:`RagError`'s own message (a ``BadInput`` with its file name and line), anything else
+    as ``<what> failed: ...`` with its file and what to do (:func:`rag.errors.describe`); the
+    traceback of an unexpected failure goes to the server log, never to the page."""
     if isinstance(exc, BadInput) and exc.file:
         where = Path(str(exc.file)).name + (f":{exc.line}" if exc.line is not None else "")
         msg = f"{where}: {exc.reason}"
+    elif isinstance(exc, RagError):
+        msg = describe(exc)
     else:
-        msg = str(exc)
-    msg = " ".join(msg.split())
-    return f"**Error:** {_esc(msg[:300])}"
+        log.error("%s failed", what, exc_info=exc)
+        msg = f"{what} failed: " + describe(exc, hint=_LOG_HINT)
+    return " ".join(msg.split())[:MAX_ERROR_CHARS]
+
+
+def render_error(exc: BaseException, what: str) -> str:
+    """The chat bubble of a failed answer: :func:`error_line`, escaped."""
+    return _one_line(f'<div class="nr-answer"><div class="error"><strong>Error:</strong> {_esc(error_line(exc, what))}</div></div>')
 
 
 def parse_outlets(outlets: Any) -> list[str] | None:
@@ -413,6 +437,15 @@ def parse_outlets(outlets: Any) -> list[str] | None:
     items = outlets.split(",") if isinstance(outlets, str) else list(outlets)
     items = [str(o).strip() for o in items if str(o).strip()]
     return items or None
+
+
+def parse_limit(limit: Any) -> int | None:
+    """The Evals tab's "first N questions": a positive whole number, else None (all)."""
+    try:
+        n = int(limit) if limit not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+    return n if n is not None and n >= 1 else None
 
 
 # ---- the app -------------------------------------------------------------------------------
@@ -428,211 +461,293 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
     :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals; API endpoint ``/ask``."""
     import gradio as gr
 
-    from rag.answer import followup
-    from rag.ingest.uploads import ALLOWED_EXTENSIONS, save_uploads
+    with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
+        gr.Markdown("## newsrag — ask the news archive\nEvery sentence cites its passages; citations are checked after the answer is written.")
+        with gr.Tabs():
+            chat = chat_tab(archive, settings)
+            shelf = archive_tab(archive, settings)
+            evals = evals_tab(archive, settings)
+        chat.turns, chat.sections = gr.State([]), gr.State([])  # outside the tabs: a State there hides the last tab
+        wire_chat(chat, archive)
+        wire_ingest(shelf, chat, archive, settings)
+        wire_evals(evals, archive, settings, runs_dir)
+        wire_refresh(app, evals, shelf, chat, archive, runs_dir)
+        gr.api(api_ask(archive), api_name="ask")
+    app.queue(default_concurrency_limit=2)
+    return app
 
-    llm_cache: dict[str, Any] = {}
 
-    def condense_llm():
-        if settings.llm_configured and "llm" not in llm_cache:
-            from rag.answer.llm import OpenAICompatibleLLM
-
-            llm_cache["llm"] = OpenAICompatibleLLM(settings)
-        return llm_cache.get("llm")
+# ---- layout: one function per tab, each returns its components --------------------------------
+def chat_tab(archive, settings) -> SimpleNamespace:
+    """The Chat tab: chat, question box, filters and answerer, sources panel."""
+    import gradio as gr
 
     answerers = available_answerers(settings)
+    c = SimpleNamespace()
+    with gr.Tab("Chat", id="chat-tab"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                c.chatbot = gr.Chatbot(
+                    elem_id="chat", label="Chat", show_label=False, height=520, latex_delimiters=[], buttons=["copy"], feedback_options=None,
+                    placeholder="Ask about the archive, e.g. *What does the Pentagon memo allege about Alibaba?* "
+                    "Follow-ups such as *what did the company say about it?* are understood.",
+                )
+                with gr.Row():
+                    c.box = gr.Textbox(elem_id="question", show_label=False, placeholder="Ask a question…", scale=5, autofocus=True)
+                    c.send = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=1)
+                c.clear = gr.Button("New conversation", size="sm", elem_id="clear-btn")
+                with gr.Accordion("Filters and answerer", open=False, elem_id="controls"):
+                    with gr.Row():
+                        c.since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
+                        c.until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
+                    c.outlets = gr.Dropdown(choices=_outlet_choices(archive), multiselect=True, label="Outlets", elem_id="outlets")
+                    with gr.Row():
+                        c.answerer = gr.Radio(
+                            answerers, value=settings.answerer if settings.answerer in answerers else "extractive",
+                            label="Answerer", elem_id="answerer",
+                            info=None if settings.llm_configured else "LLM: set RAG_LLM_BASE_URL and RAG_LLM_MODEL",
+                        )
+                        c.top_k = gr.Slider(1, 20, value=settings.answer_passages, step=1, label="Passages (top-k)", elem_id="top-k")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                c.sources = gr.HTML(render_panel([]), elem_id="sources")
+    return c
 
-    def respond(message, chat, turns, sections, since, until, outlets, answerer, k):
-        """Chat handler: rewrite a follow-up, stream the answer, then show the verified one."""
-        question = (message or "").strip()
-        chat, turns, sections = list(chat or []), list(turns or []), list(sections or [])
-        if not question:
-            yield "", chat, turns, sections, render_panel(sections)
-            return
-        turn = len(sections) + 1
-        chat.append({"role": "user", "content": _esc(question)})
-        chat.append({"role": "assistant", "content": render_streaming("")})
-        yield "", chat, turns, sections, render_panel(sections)
-        try:
-            standalone = followup.standalone_question(question, turns, settings, llm=condense_llm())
-            rewritten = standalone if standalone != question else None
-            stream = archive.ask_stream(
-                standalone, int(k) if k else None, since or None, until or None, parse_outlets(outlets), answerer=answerer or None
-            )
-            buf = ""
-            for delta in stream:
-                buf += delta
-                chat[-1] = {"role": "assistant", "content": render_streaming(buf, rewritten)}
-                yield "", chat, turns, sections, render_panel(sections)
-            ans = stream.answer
-        except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": _one_line(f'<div class="nr-answer"><div class="error"><strong>Error:</strong> {_esc(exc)}</div></div>')}
-            yield "", chat, turns, sections, render_panel(sections)
-            return
-        chat[-1] = {"role": "assistant", "content": render_answer(ans, turn, rewritten)}
-        turns += [{"role": "user", "content": standalone}, {"role": "assistant", "content": ans.text}]
-        sections.append((turn, standalone, render_sources(ans, turn, standalone)))
-        yield "", chat, turns, sections, render_panel(sections)
 
-    def ask(question: str, since: str | None = None, until: str | None = None, outlets: list[str] | str | None = None) -> dict:
-        """Answer a standalone question; returns the JSON object of `rag ask --json`."""
-        try:
-            return archive.ask(question, None, since or None, until or None, parse_outlets(outlets)).to_dict()
-        except RagError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+def archive_tab(archive, settings) -> SimpleNamespace:
+    """The Archive tab: index stats, the upload box and the ingest report."""
+    import gradio as gr
 
-    def ingest(files, progress=gr.Progress()):
-        """Archive tab: store uploads under <index>/uploads, ingest them, report."""
-        try:
-            result = save_uploads(archive.path, files or [], settings)
-        except RagError as exc:
-            return f"**Error:** {_esc(exc)}", render_stats(archive.stats()), gr.skip(), None
-        report = None
-        if result.saved:
-            progress(0, desc="Ingesting…")
-            t = time.monotonic()
+    from rag.ingest.uploads import ALLOWED_EXTENSIONS
 
-            def on_progress(articles: int, chunks: int) -> None:
-                progress((articles, None), desc=f"{articles} articles, {chunks} chunks ({time.monotonic() - t:.0f} s)", unit="articles")
+    a = SimpleNamespace()
+    with gr.Tab("Archive", id="archive-tab"):
+        a.stats = gr.Markdown(stats_markdown(archive), elem_id="stats")
+        a.files = gr.File(
+            file_count="multiple", file_types=sorted(ALLOWED_EXTENSIONS), type="filepath",
+            label=f"Add articles ({', '.join(sorted(ALLOWED_EXTENSIONS))}; at most {settings.max_upload_mb} MB each)",
+            elem_id="uploads",
+        )
+        a.ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest-btn")
+        a.report = gr.Markdown(elem_id="ingest-report")
+    return a
 
-            try:
-                report = archive.ingest(list(result.saved), on_progress=on_progress)
-            except RagError as exc:
-                return f"**Error:** {_esc(exc)}", render_stats(archive.stats()), gr.skip(), None
-        return render_ingest(result, report), render_stats(archive.stats()), gr.Dropdown(choices=archive.outlets()), None
 
+def evals_tab(archive, settings) -> SimpleNamespace:
+    """The Evals tab: dataset choice (the bundled sample or an upload), question limit, run and
+    reload buttons, then the status line, plots and report."""
+    import gradio as gr
+
+    label, info = sample_choice(archive)
+    e = SimpleNamespace()
+    with gr.Tab("Evals", id="evals-tab"):
+        gr.Markdown("Run an eval on the open archive: retrieval, answers and citation checks per question "
+                    "(`rag eval` does the same from the command line).")
+        with gr.Row():
+            with gr.Column(scale=3):
+                e.source = gr.Radio(
+                    [(label, "sample"), ("Upload a dataset (MultiHop-RAG .json, or .jsonl)", "upload")],
+                    value="sample", label="Dataset", info=info, elem_id="eval-source",
+                )
+                e.file = gr.File(
+                    file_count="single", file_types=list(EVAL_EXTENSIONS), type="filepath", elem_id="eval-upload",
+                    label=f"Dataset file (MultiHop-RAG query JSON, or JSONL with question/answer/answerable/gold; at most {settings.max_upload_mb} MB)",
+                )
+            with gr.Column(scale=1):
+                e.limit = gr.Number(value=None, precision=0, minimum=0, label="Questions (first N; empty: all)", elem_id="eval-limit")
+                e.run_btn = gr.Button("Run eval", variant="primary", elem_id="eval-run")
+                e.reload_btn = gr.Button("Show latest report", size="sm", elem_id="eval-reload")
+        e.status = gr.Markdown(elem_id="eval-status")
+        e.plots = gr.Gallery(label="Plots", columns=2, height=460, object_fit="contain", elem_id="eval-plots", visible=False)
+        e.report = gr.Markdown(elem_id="eval-report", latex_delimiters=[])
+    return e
+
+
+def sample_choice(archive) -> tuple[str, str]:
+    """(label, info) of the bundled sample QA set: its size and how many of the articles it
+    cites the open archive holds."""
     sample = sample_dataset()
     try:
         held, named = dataset_fit(archive, sample)
         sample_n = sum(1 for line in sample.read_text(encoding="utf-8").splitlines() if line.strip())
     except (OSError, RagError):
         held, named, sample_n = 0, 0, 0
-    sample_label = f"Bundled sample QA set ({sample_n} questions; meant for the sample archive, rag/sample)"
-    sample_info = (
+    label = f"Bundled sample QA set ({sample_n} questions; meant for the sample archive, rag/sample)"
+    info = (
         f"The open archive holds {held} of the {named} articles the sample set cites"
         + ("." if held == named else ": on another archive its scores say little; upload a dataset for it.")
     )
+    return label, info
+
+
+def stats_markdown(archive) -> str:
+    """:func:`render_stats` of the archive, or the one-line error that kept it from being read."""
+    try:
+        return render_stats(archive.stats())
+    except Exception as exc:  # a damaged index must not take the page down
+        return _one_line_error(exc, "reading the index stats")
+
+
+def _outlet_choices(archive) -> list[str]:
+    """The archive's outlets for the filter, or none when they cannot be read (the stats say why)."""
+    try:
+        return archive.outlets()
+    except Exception as exc:
+        log.error("reading the outlets failed: %s", error_line(exc, "reading the outlets"))
+        return []
+
+
+# ---- events: one handler (and its wiring) per action -------------------------------------------
+def chat_handler(archive):
+    """The chat's handler: rewrite a follow-up (by the Archive), stream the answer, then show
+    the verified one; a failure becomes a one-line error bubble."""
+
+    def respond(message, chat, turns, sections, since, until, outlets, answerer, k):
+        """Chat handler: rewrite a follow-up, stream the answer, then show the verified one."""
+        question = (message or "").strip()
+        chat, turns, sections = list(chat or []), list(turns or []), list(sections or [])
+
+        def shown():
+            return "", chat, turns, sections, render_panel(sections)
+
+        if not question:
+            yield shown()
+            return
+        turn = len(sections) + 1
+        chat += [{"role": "user", "content": _esc(question)}, {"role": "assistant", "content": render_streaming("")}]
+        yield shown()
+        try:
+            stream = archive.ask_stream(
+                question, int(k) if k else None, since or None, until or None, parse_outlets(outlets),
+                answerer=answerer or None, history=turns,
+            )
+            buf = ""
+            for delta in stream:
+                buf += delta
+                chat[-1] = {"role": "assistant", "content": render_streaming(buf, stream.rewritten_question)}
+                yield shown()
+            ans = stream.answer
+        except Exception as exc:
+            chat[-1] = {"role": "assistant", "content": render_error(exc, "answering")}
+            yield shown()
+            return
+        standalone = ans.rewritten_question or question
+        chat[-1] = {"role": "assistant", "content": render_answer(ans, turn, ans.rewritten_question)}
+        turns += [{"role": "user", "content": standalone}, {"role": "assistant", "content": ans.text}]
+        sections.append((turn, standalone, render_sources(ans, turn, standalone)))
+        yield shown()
+
+    return respond
+
+
+def wire_chat(c: SimpleNamespace, archive) -> None:
+    """Enter and Ask answer (queued, not in the API); New conversation clears chat and state."""
+    chat_io = dict(
+        inputs=[c.box, c.chatbot, c.turns, c.sections, c.since, c.until, c.outlets, c.answerer, c.top_k],
+        outputs=[c.box, c.chatbot, c.turns, c.sections, c.sources],
+        api_visibility="private", show_progress="minimal",
+    )
+    respond = chat_handler(archive)
+    c.box.submit(respond, **chat_io)
+    c.send.click(respond, **chat_io)
+    c.clear.click(lambda: ([], [], [], render_panel([])), outputs=[c.chatbot, c.turns, c.sections, c.sources], api_visibility="private")
+
+
+def api_ask(archive):
+    """The ``/ask`` API endpoint: a failure is a one-line ``gr.Error``, never a traceback."""
+    import gradio as gr
+
+    def ask(question: str, since: str | None = None, until: str | None = None, outlets: list[str] | str | None = None) -> dict:
+        """Answer a standalone question; returns the JSON object of `rag ask --json`."""
+        try:
+            return archive.ask(question, None, since or None, until or None, parse_outlets(outlets)).to_dict()
+        except Exception as exc:
+            raise gr.Error(error_line(exc, "answering"), print_exception=False) from exc
+
+    return ask
+
+
+def wire_ingest(a: SimpleNamespace, c: SimpleNamespace, archive, settings) -> None:
+    """Ingest: store uploads under <index>/uploads, ingest them, report; refresh the stats and
+    the chat's outlet filter."""
+    import gradio as gr
+
+    from rag.ingest.uploads import save_uploads
+
+    def ingest(files, progress=gr.Progress()):
+        """Archive tab: store uploads under <index>/uploads, ingest them, report."""
+        try:
+            result = save_uploads(archive.path, files or [], settings)
+            report = None
+            if result.saved:
+                progress(0, desc="Ingesting…")
+                t = time.monotonic()
+
+                def on_progress(articles: int, chunks: int) -> None:
+                    progress((articles, None), desc=f"{articles} articles, {chunks} chunks ({time.monotonic() - t:.0f} s)", unit="articles")
+
+                report = archive.ingest(list(result.saved), on_progress=on_progress)
+            shown, outlets = render_ingest(result, report), gr.Dropdown(choices=archive.outlets())
+        except Exception as exc:
+            shown, outlets = _one_line_error(exc, "ingesting the uploads"), gr.skip()
+        return shown, stats_markdown(archive), outlets, None
+
+    a.ingest_btn.click(ingest, inputs=[a.files], outputs=[a.report, a.stats, c.outlets, a.files], api_visibility="private")
+
+
+def wire_evals(e: SimpleNamespace, archive, settings, runs_dir: str | Path) -> None:
+    """Run eval: one at a time, in its own queue group (chat requests keep their own workers);
+    uploading a dataset selects it."""
+    import gradio as gr
 
     def run_evaluation(source, upload, limit, progress=gr.Progress()):
         """Evals tab: evaluate a dataset on the open archive into a fresh runs/<timestamp>/,
         then show its report and plots (one-line error on bad input)."""
         started = time.monotonic()
-        try:
-            n = int(limit) if limit not in (None, "") else None
-        except (TypeError, ValueError):
-            n = None
-        if n is not None and n < 1:
-            n = None
+        n = parse_limit(limit)
         if source == "upload" and not upload:
             return "**Error:** upload a dataset (MultiHop-RAG .json or .jsonl) first, or choose the sample set.", gr.skip(), gr.skip()
         run_dir = None
         try:
-            run_dir = new_run_dir(runs_dir)
-            dataset = stage_dataset(upload, run_dir, settings) if source == "upload" else sample
             from evals.datasets import load_dataset
 
+            run_dir = new_run_dir(runs_dir)
+            dataset = stage_dataset(upload, run_dir, settings) if source == "upload" else sample_dataset()
             load_dataset(dataset, n)  # validate before the models load
             progress(0, desc="Loading the support judge…")
 
             def on_progress(done: int, total: int) -> None:
                 progress((done, total), desc=f"question {done} of {total}", unit="questions")
 
-            report = eval_on_archive(archive, dataset, run_dir, limit=n, on_progress=on_progress)
-        except (RagError, OSError, ValueError) as exc:
+            md, pngs = render_report(eval_on_archive(archive, dataset, run_dir, limit=n, on_progress=on_progress))
+        except Exception as exc:
             if run_dir is not None and not (run_dir / "report.md").exists():
                 shutil.rmtree(run_dir, ignore_errors=True)
-            return _one_line_error(exc), gr.skip(), gr.skip()
-        md, pngs = render_report(report)
+            return _one_line_error(exc, "the eval"), gr.skip(), gr.skip()
         status = f"Evaluated on <code>{_esc(archive.path)}</code> in {time.monotonic() - started:.0f} s; run saved in <code>{_esc(run_dir)}</code>."
         return status, md, gr.Gallery(value=pngs, visible=bool(pngs))
 
+    e.run_btn.click(
+        run_evaluation, inputs=[e.source, e.file, e.limit], outputs=[e.status, e.report, e.plots],
+        api_visibility="private", concurrency_limit=1, concurrency_id="eval", show_progress="full",
+    )
+    e.file.upload(lambda: "upload", outputs=[e.source], api_visibility="private")
+
+
+def wire_refresh(app, e: SimpleNamespace, a: SimpleNamespace, c: SimpleNamespace, archive, runs_dir: str | Path) -> None:
+    """Page load and "Show latest report": index stats, outlet choices, newest eval report."""
+    import gradio as gr
+
     def refresh():
         """Page load / reload: index stats, outlet choices, newest eval report."""
-        md, pngs = latest_eval(runs_dir)
-        return render_stats(archive.stats()), gr.Dropdown(choices=archive.outlets()), md, gr.Gallery(value=pngs, visible=bool(pngs))
+        try:
+            md, pngs = latest_eval(runs_dir)
+        except Exception as exc:
+            md, pngs = _one_line_error(exc, "reading the latest eval report"), []
+        return stats_markdown(archive), gr.Dropdown(choices=_outlet_choices(archive)), md, gr.Gallery(value=pngs, visible=bool(pngs))
 
-    with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
-        gr.Markdown("## newsrag — ask the news archive\nEvery sentence cites its passages; citations are checked after the answer is written.")
-        turns = gr.State([])
-        sections = gr.State([])
-        with gr.Tabs():
-            with gr.Tab("Chat", id="chat-tab"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(
-                            elem_id="chat", label="Chat", show_label=False, height=520, latex_delimiters=[], buttons=["copy"], feedback_options=None,
-                            placeholder="Ask about the archive, e.g. *What does the Pentagon memo allege about Alibaba?* "
-                            "Follow-ups such as *what did the company say about it?* are understood.",
-                        )
-                        with gr.Row():
-                            box = gr.Textbox(elem_id="question", show_label=False, placeholder="Ask a question…", scale=5, autofocus=True)
-                            send = gr.Button("Ask", variant="primary", elem_id="ask-btn", scale=1)
-                        clear = gr.Button("New conversation", size="sm", elem_id="clear-btn")
-                        with gr.Accordion("Filters and answerer", open=False, elem_id="controls"):
-                            with gr.Row():
-                                since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="since")
-                                until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="until")
-                            outlets = gr.Dropdown(choices=archive.outlets(), multiselect=True, label="Outlets", elem_id="outlets")
-                            with gr.Row():
-                                answerer = gr.Radio(
-                                    answerers, value=settings.answerer if settings.answerer in answerers else "extractive",
-                                    label="Answerer", elem_id="answerer",
-                                    info=None if settings.llm_configured else "LLM: set RAG_LLM_BASE_URL and RAG_LLM_MODEL",
-                                )
-                                top_k = gr.Slider(1, 20, value=settings.answer_passages, step=1, label="Passages (top-k)", elem_id="top-k")
-                    with gr.Column(scale=2):
-                        gr.Markdown("### Sources")
-                        sources = gr.HTML(render_panel([]), elem_id="sources")
-            with gr.Tab("Archive", id="archive-tab"):
-                stats = gr.Markdown(render_stats(archive.stats()), elem_id="stats")
-                files = gr.File(
-                    file_count="multiple", file_types=sorted(ALLOWED_EXTENSIONS), type="filepath",
-                    label=f"Add articles ({', '.join(sorted(ALLOWED_EXTENSIONS))}; at most {settings.max_upload_mb} MB each)",
-                    elem_id="uploads",
-                )
-                ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest-btn")
-                ingest_out = gr.Markdown(elem_id="ingest-report")
-            with gr.Tab("Evals", id="evals-tab"):
-                gr.Markdown("Run an eval on the open archive: retrieval, answers and citation checks per question "
-                            "(`rag eval` does the same from the command line).")
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        eval_source = gr.Radio(
-                            [(sample_label, "sample"), ("Upload a dataset (MultiHop-RAG .json, or .jsonl)", "upload")],
-                            value="sample", label="Dataset", info=sample_info, elem_id="eval-source",
-                        )
-                        eval_file = gr.File(
-                            file_count="single", file_types=list(EVAL_EXTENSIONS), type="filepath", elem_id="eval-upload",
-                            label=f"Dataset file (MultiHop-RAG query JSON, or JSONL with question/answer/answerable/gold; at most {settings.max_upload_mb} MB)",
-                        )
-                    with gr.Column(scale=1):
-                        eval_limit = gr.Number(value=None, precision=0, minimum=0, label="Questions (first N; empty: all)", elem_id="eval-limit")
-                        eval_btn = gr.Button("Run eval", variant="primary", elem_id="eval-run")
-                        reload_btn = gr.Button("Show latest report", size="sm", elem_id="eval-reload")
-                eval_status = gr.Markdown(elem_id="eval-status")
-                eval_plots = gr.Gallery(label="Plots", columns=2, height=460, object_fit="contain", elem_id="eval-plots", visible=False)
-                eval_md = gr.Markdown(elem_id="eval-report", latex_delimiters=[])
-
-        chat_io = dict(
-            inputs=[box, chatbot, turns, sections, since, until, outlets, answerer, top_k],
-            outputs=[box, chatbot, turns, sections, sources],
-            api_visibility="private", show_progress="minimal",
-        )
-        box.submit(respond, **chat_io)
-        send.click(respond, **chat_io)
-        clear.click(lambda: ([], [], [], render_panel([])), outputs=[chatbot, turns, sections, sources], api_visibility="private")
-        ingest_btn.click(ingest, inputs=[files], outputs=[ingest_out, stats, outlets, files], api_visibility="private")
-        # one eval at a time, in its own queue group: chat requests keep their own workers
-        eval_btn.click(
-            run_evaluation, inputs=[eval_source, eval_file, eval_limit], outputs=[eval_status, eval_md, eval_plots],
-            api_visibility="private", concurrency_limit=1, concurrency_id="eval", show_progress="full",
-        )
-        eval_file.upload(lambda: "upload", outputs=[eval_source], api_visibility="private")
-        for trigger in (app.load, reload_btn.click):
-            trigger(refresh, outputs=[stats, outlets, eval_md, eval_plots], api_visibility="private")
-        gr.api(ask, api_name="ask")
-    app.queue(default_concurrency_limit=2)
-    return app
+    for trigger in (app.load, e.reload_btn.click):
+        trigger(refresh, outputs=[a.stats, c.outlets, e.report, e.plots], api_visibility="private")
 
 
 def launch_app(

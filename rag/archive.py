@@ -11,13 +11,16 @@ import threading
 import time
 from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from rag.index.embedding import Embedder, make_embedder
 from rag.errors import BadInput
 from rag.settings import Settings
 from rag.index.store import IndexStore
 from rag.types import Answer, Hit, IngestReport
+
+if TYPE_CHECKING:
+    from rag.answer.followup import Turn
 
 DateLike = date | datetime | str | None
 
@@ -52,7 +55,9 @@ class Archive:
         self.settings = settings
         self.retriever = Retriever(store, embedder, settings)
         self._ingest_lock = threading.Lock()
+        self._models_lock = threading.RLock()  # answerers and the LLM client are built once
         self._answerers: dict[str, Any] = {}
+        self._llm: Any = None
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
@@ -107,60 +112,78 @@ class Archive:
                 query, k, parse_date(since), parse_date(until, end_of_day=True), list(outlets) if outlets else None
             )
 
+    def _llm_client(self) -> Any:
+        """The OpenAI-compatible client of ``settings.llm_*`` (built once, shared by the llm
+        answerer and follow-up rewriting), or None when no endpoint is configured."""
+        if not self.settings.llm_configured:
+            return None
+        with self._models_lock:
+            if self._llm is None:
+                from rag.answer.llm import OpenAICompatibleLLM
+
+                self._llm = OpenAICompatibleLLM(self.settings)
+            return self._llm
+
     def _answerer(self, name: str | None):
         from rag.answer import make_answerer
 
         name = name or self.settings.answerer
-        if name not in self._answerers:
-            self._answerers[name] = make_answerer(self.settings.with_(answerer=name), embedder=self.embedder)
-        return self._answerers[name]
+        with self._models_lock:
+            if name not in self._answerers:
+                llm = self._llm_client() if name == "llm" else None  # the one answerer that writes with it
+                self._answerers[name] = make_answerer(self.settings.with_(answerer=name), llm=llm, embedder=self.embedder)
+            return self._answerers[name]
 
-    def _retrieve_for_answer(self, question, k, since, until, outlets) -> tuple[list[Hit], float]:
+    def _rewrite(self, question: str, history: Sequence["Turn"] | None) -> str | None:
+        """The standalone form of a follow-up ``question`` (by the LLM when one is configured,
+        else by rule), or None when it stands alone or there is no ``history``."""
+        if not history:
+            return None
+        from rag.answer.followup import standalone_question
+
+        standalone = standalone_question(question, history, llm=self._llm_client())
+        return standalone if standalone != question.strip() else None
+
+    def _prepare(self, question, k, since, until, outlets, answerer, history) -> "_Prepared":
+        """Rewrite a follow-up, retrieve the passages, pick the answerer: all but the draft."""
+        t0 = time.perf_counter()
+        rewritten = self._rewrite(question, history)
+        asked = rewritten or question
         t = time.perf_counter()
-        hits = self.search(question, k or self.settings.answer_passages, since, until, outlets)
-        return hits, (time.perf_counter() - t) * 1000
+        hits = self.search(asked, k or self.settings.answer_passages, since, until, outlets)
+        retrieve_ms = (time.perf_counter() - t) * 1000
+        return _Prepared(question, rewritten, asked, hits, retrieve_ms, t0, self._answerer(answerer))
 
-    def ask(
-        self,
-        question: str,
-        k: int | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        outlets: Sequence[str] | None = None,
-        answerer: str | None = None,
-    ) -> Answer:
+    def ask(self, question: str, k: int | None = None, since: DateLike = None, until: DateLike = None,
+            outlets: Sequence[str] | None = None, answerer: str | None = None, history: Sequence["Turn"] | None = None) -> Answer:
         """Answer ``question`` from the archive. Every ``[n]`` in the answer resolves to a
-        source whose quote is an exact span of its article; weak evidence gives a refusal."""
+        source whose quote is an exact span of its article; weak evidence gives a refusal.
+        With ``history`` (earlier turns, oldest first: ``(role, text)`` or ``{"role", "content"}``
+        with the standalone form of earlier questions) a follow-up is rewritten first and the
+        Answer's ``rewritten_question`` says into what."""
         from rag.answer import finish
 
-        t0 = time.perf_counter()
-        hits, retrieve_ms = self._retrieve_for_answer(question, k, since, until, outlets)
-        draft = self._answerer(answerer).draft(question, hits)
-        ans = finish(draft, self.settings.support_threshold)  # every answer, whatever wrote it
-        return self._finish(ans, retrieve_ms, t0)
+        p = self._prepare(question, k, since, until, outlets, answerer, history)
+        ans = finish(p.answerer.draft(p.asked, p.hits), self.settings.support_threshold)  # every answer, whatever wrote it
+        return self._finish(ans, p)
 
-    def ask_stream(
-        self,
-        question: str,
-        k: int | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        outlets: Sequence[str] | None = None,
-        answerer: str | None = None,
-    ) -> "AskStream":
-        """Like :meth:`ask`, streamed: iterate for text deltas, then read ``.answer``."""
+    def ask_stream(self, question: str, k: int | None = None, since: DateLike = None, until: DateLike = None,
+                   outlets: Sequence[str] | None = None, answerer: str | None = None,
+                   history: Sequence["Turn"] | None = None) -> "AskStream":
+        """Like :meth:`ask`, streamed: read ``.rewritten_question``, iterate for text deltas,
+        then read ``.answer``."""
         from rag.answer import stream_answer
 
-        t0 = time.perf_counter()
-        hits, retrieve_ms = self._retrieve_for_answer(question, k, since, until, outlets)
-        inner = stream_answer(self._answerer(answerer), question, hits, self.settings.support_threshold)
-        return AskStream(inner, lambda a: self._finish(a, retrieve_ms, t0))
+        p = self._prepare(question, k, since, until, outlets, answerer, history)
+        inner = stream_answer(p.answerer, p.asked, p.hits, self.settings.support_threshold)
+        return AskStream(inner, lambda a: self._finish(a, p), p.rewritten)
 
-    def _finish(self, ans: Answer, retrieve_ms: float, t0: float) -> Answer:
+    def _finish(self, ans: Answer, p: "_Prepared") -> Answer:
         timing = dict(ans.timing_ms)
-        timing["retrieve"] = round(retrieve_ms, 1)
-        timing["total"] = round((time.perf_counter() - t0) * 1000, 1)
-        return dataclasses.replace(ans, timing_ms=timing, settings_hash=self.settings.answer_hash())
+        timing["retrieve"] = round(p.retrieve_ms, 1)
+        timing["total"] = round((time.perf_counter() - p.t0) * 1000, 1)
+        asked = dict(question=p.question, rewritten_question=p.rewritten) if p.rewritten else {}
+        return dataclasses.replace(ans, timing_ms=timing, settings_hash=self.settings.answer_hash(), **asked)
 
     # ---- information -------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -193,12 +216,28 @@ class Archive:
         self.close()
 
 
-class AskStream:
-    """Iterate for text deltas; after the iteration ``answer`` holds the verified Answer."""
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """A question ready for its draft: as asked, as rewritten, its passages and answerer."""
 
-    def __init__(self, inner, finish):
+    question: str
+    rewritten: str | None
+    asked: str  # what is searched and answered: the rewrite, or the question itself
+    hits: list[Hit]
+    retrieve_ms: float
+    t0: float
+    answerer: Any
+
+
+class AskStream:
+    """Iterate for text deltas; after the iteration ``answer`` holds the verified Answer.
+    ``rewritten_question`` (known before the first delta) is the standalone form of a
+    follow-up, or None."""
+
+    def __init__(self, inner, finish, rewritten_question: str | None = None):
         self._inner = inner
         self._finish = finish
+        self.rewritten_question = rewritten_question
         self.answer: Answer | None = None
 
     def __iter__(self) -> Iterator[str]:

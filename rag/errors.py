@@ -35,6 +35,22 @@ class IndexMissing(RagError):
     exit_code = 3
 
 
+class IndexDamaged(RagError):
+    """A file of the index cannot be read (e.g. ``records.sqlite3`` is not a database any
+    more); the message names the file and says to run ``rag index verify --repair``."""
+
+    exit_code = 3
+
+
+class WriteFailed(RagError):
+    """Writing the index failed mid-ingest; the message names the file, how far the ingest
+    got and what to do (what was committed stays)."""
+
+
+class StorageFull(WriteFailed):
+    """The disk (or quota) under the index filled up mid-ingest."""
+
+
 class BackendUnavailable(RagError):
     """A configured backend (LLM endpoint, chroma server, optional package) cannot be used."""
 
@@ -59,11 +75,11 @@ _OS_ADVICE = {
 }
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException, hint: str = "re-run with --debug for the traceback") -> str:
     """One line for any failure that reaches the CLI, the API or the chat: what failed, which
     file, and what to do. :class:`RagError` messages are already written that way; the rest
     (the OS, SQLite, chroma) are translated here so that no traceback reaches a user (the CLI
-    shows one with ``--debug``)."""
+    shows one with ``--debug``; the chat says where its log is: ``hint``)."""
     if isinstance(exc, RagError):
         return _first_line(str(exc))
     if isinstance(exc, OSError):
@@ -79,7 +95,7 @@ def describe(exc: BaseException) -> str:
         if "no space" in msg.lower() or "disk is full" in msg.lower():
             return "no space left on device while writing chroma/; free space and re-run (what was committed is kept)"
         return f"the vector store (chroma) failed: {msg}"
-    return f"unexpected {type(exc).__name__}: {_first_line(str(exc))} (re-run with --debug for the traceback)"
+    return f"unexpected {type(exc).__name__}: {_first_line(str(exc))} ({hint})"
 
 
 def _first_line(text: str) -> str:

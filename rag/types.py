@@ -184,7 +184,9 @@ class Answer:
     unsupported); ``citations_total`` counts the markers the answerer wrote and
     ``citations_invalid`` those that resolved to no shown passage (before removal).
     ``timing_ms`` maps stage name to milliseconds. ``passages`` holds the hits that were shown
-    to the answerer (not serialized by default: they are large).
+    to the answerer (not serialized by default: they are large). ``rewritten_question`` is the
+    standalone question a follow-up ``question`` was searched and answered as (None when the
+    question stood alone).
     """
 
     question: str
@@ -239,6 +241,14 @@ class BadRecord:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChunkedArticle:
+    """An article and its chunks, chunked where it was parsed (a Ray task) and ingested as is."""
+
+    article: Article
+    chunks: tuple[Chunk, ...]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.followup import named_entities, refers_back, rewrite_by_llm, rewrite_by_rule, standalone_question
+from rag.answer.llm import OpenAICompatibleLLM
 from rag.settings import Settings
 from tests.fakes import ScriptedError, ScriptedLLMServer
 
@@ -15,9 +16,10 @@ HISTORY = [
 ]
 
 
-@pytest.fixture
-def no_llm() -> Settings:
-    return Settings.load(env={}, index="unused")
+def _client(srv: ScriptedLLMServer) -> OpenAICompatibleLLM:
+    """A real client of the scripted server, as the Archive builds it from its settings."""
+    settings = Settings.load(env={}, index="unused", llm_base_url=srv.base_url, llm_model=srv.model, llm_timeout=10.0)
+    return OpenAICompatibleLLM(settings)
 
 
 @pytest.mark.parametrize(
@@ -85,18 +87,17 @@ def test_rule_without_entities_leaves_the_question():
     assert rewrite_by_rule("why did it happen?", history) == "why did it happen?"
 
 
-def test_standalone_without_llm_uses_the_rule(no_llm):
-    assert standalone_question("what did the company say about it?", HISTORY, no_llm) == (
+def test_standalone_without_llm_uses_the_rule():
+    assert standalone_question("what did the company say about it?", HISTORY) == (
         "what did the company say about it (Pentagon, Alibaba, Chinese)?"
     )
-    assert standalone_question("What did Apple announce?", [], no_llm) == "What did Apple announce?"
+    assert standalone_question("What did Apple announce?", []) == "What did Apple announce?"
 
 
 def test_llm_rewrite_uses_condense_prompt_and_history():
     reply = 'Standalone question: "What did Alibaba say about the Pentagon memo alleging ties to the Chinese military?"'
     with ScriptedLLMServer(reply) as srv:
-        settings = Settings.load(env={}, index="unused", llm_base_url=srv.base_url, llm_model=srv.model, llm_timeout=10.0)
-        out = standalone_question("what did the company say about it?", HISTORY, settings)
+        out = standalone_question("what did the company say about it?", HISTORY, _client(srv))
     assert out == "What did Alibaba say about the Pentagon memo alleging ties to the Chinese military?"
     messages = srv.requests[0]["messages"]
     assert messages[0]["role"] == "system" and "standalone" in messages[0]["content"]
@@ -107,8 +108,7 @@ def test_llm_rewrite_uses_condense_prompt_and_history():
 
 def test_llm_is_not_called_without_history():
     with ScriptedLLMServer("should not be used") as srv:
-        settings = Settings.load(env={}, index="unused", llm_base_url=srv.base_url, llm_model=srv.model)
-        assert standalone_question("What did Apple announce?", [], settings) == "What did Apple announce?"
+        assert standalone_question("What did Apple announce?", [], _client(srv)) == "What did Apple announce?"
     assert srv.requests == []
 
 
@@ -118,8 +118,7 @@ def test_llm_failure_or_empty_reply_falls_back_to_the_rule():
 
     for script in (fail, ["   "]):
         with ScriptedLLMServer(script) as srv:
-            settings = Settings.load(env={}, index="unused", llm_base_url=srv.base_url, llm_model=srv.model, llm_timeout=10.0)
-            out = standalone_question("what did the company say about it?", HISTORY, settings)
+            out = standalone_question("what did the company say about it?", HISTORY, _client(srv))
         assert out == "what did the company say about it (Pentagon, Alibaba, Chinese)?"
 
 

@@ -12,6 +12,7 @@ from evals import judge as J
 from rag.errors import BackendUnavailable
 from rag.ingest.loaders import iter_articles
 from rag.settings import Settings
+from tests.fakes import ScriptedLLMServer
 
 ROOT = Path(__file__).parent.parent
 SAMPLE = ROOT / "rag" / "sample"
@@ -93,8 +94,6 @@ def test_parse_verdict():
 
 
 def test_llm_judge_against_a_scripted_openai_compatible_server():
-    fakes = pytest.importorskip("tests.fakes")
-
     def script(messages):
         user = messages[-1]["content"]
         if "Sentence: The Cyberbeast costs $99,990." in user:
@@ -103,7 +102,7 @@ def test_llm_judge_against_a_scripted_openai_compatible_server():
             return "<think>the number differs</think>UNSUPPORTED"
         return "I am not sure."
 
-    with fakes.ScriptedLLMServer(script) as server:
+    with ScriptedLLMServer(script) as server:
         from rag.answer.llm import OpenAICompatibleLLM
 
         settings = Settings(llm_base_url=server.base_url, llm_model="scripted-model", llm_timeout=10)

@@ -2,6 +2,8 @@
 command, and the HTML rendering of answers and sources (escaping, chips, highlights)."""
 from __future__ import annotations
 
+import errno
+import logging
 import re
 import socket
 from pathlib import Path
@@ -17,7 +19,7 @@ import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 import ui  # noqa: E402
-from rag.errors import BadInput  # noqa: E402
+from rag.errors import BackendUnavailable, BadInput, IndexDamaged, StorageFull  # noqa: E402
 from rag.types import Answer, Direct, Sentence, Source  # noqa: E402
 
 QUESTION = "What does the Pentagon memo allege about Alibaba and the Chinese military?"
@@ -73,6 +75,9 @@ def test_ask_endpoint_filters(client):
 def test_ask_endpoint_reports_bad_input(client):
     with pytest.raises(Exception, match="not a date"):
         client.predict(question=QUESTION, since="last week", api_name="/ask")
+    with pytest.raises(Exception) as exc:
+        client.predict(question="   ", api_name="/ask")
+    assert "empty query" in str(exc.value) and "Traceback" not in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_basic_auth_refuses_unauthenticated_requests(minilm_archive, tmp_path):
@@ -291,3 +296,88 @@ def test_eval_runs_one_at_a_time_beside_the_chat(minilm_archive, tmp_path):
     assert run.concurrency_limit == 1 and run.concurrency_id == "eval"
     assert chat.concurrency_id != run.concurrency_id and chat.concurrency_limit != 1
     assert run.queue is not False and run.api_visibility == "private"
+
+
+# ---- the chat's handlers: follow-ups through the Archive, failures as one line ----------------------
+SUBJECT = "How much did Microsoft pay for Activision Blizzard?"
+FOLLOW_UP = "And when was it announced?"
+REWRITTEN = "And when was it announced (Microsoft, Activision Blizzard)?"
+
+
+def _handler(app, name: str):
+    """The function behind a named event of the app (called directly, as gradio calls it)."""
+    return next(f.fn for f in app.fns.values() if f.name == name)
+
+
+def _chat(respond, message, chat=(), turns=(), sections=(), answerer="extractive", k=8):
+    """Run the chat handler to its end; returns its last output and every bubble it showed."""
+    bubbles = []
+    for out in respond(message, list(chat), list(turns), list(sections), "", "", None, answerer, k):
+        bubbles.append(out[1][-1]["content"] if out[1] else "")
+    return out, bubbles
+
+
+def test_chat_follow_up_is_rewritten_by_the_archive_and_shown(hash_archive, tmp_path):
+    respond = _handler(ui.build_app(hash_archive, hash_archive.settings, runs_dir=tmp_path), "respond")
+    (_, chat, turns, sections, _), _ = _chat(respond, SUBJECT)
+    assert "Searching for:" not in chat[-1]["content"] and turns[0] == {"role": "user", "content": SUBJECT}
+    (_, chat, turns, sections, panel), bubbles = _chat(respond, FOLLOW_UP, chat, turns, sections)
+    expected = hash_archive.ask(FOLLOW_UP, history=turns[:2])
+    assert expected.rewritten_question == REWRITTEN
+    assert "Searching for: <em>" + ui._esc(REWRITTEN) in chat[-1]["content"]
+    assert all("Searching for:" in b for b in bubbles[1:])  # while streaming too
+    assert turns[2] == {"role": "user", "content": REWRITTEN} and turns[3]["content"] == expected.text
+    assert sections[-1][:2] == (2, REWRITTEN) and "Answer 2:" in panel
+    assert chat[2] == {"role": "user", "content": ui._esc(FOLLOW_UP)}  # the user's words as typed
+
+
+def test_chat_failures_are_one_line_bubbles(hash_archive, tmp_path, caplog):
+    respond = _handler(ui.build_app(hash_archive, hash_archive.settings, runs_dir=tmp_path), "respond")
+    (_, chat, turns, sections, _), _ = _chat(respond, QUESTION, answerer="llm")  # no endpoint configured
+    bubble = chat[-1]["content"]
+    assert 'class="error"' in bubble and ui._esc("set RAG_LLM_BASE_URL and RAG_LLM_MODEL") in bubble and "\n" not in bubble
+    assert turns == [] and sections == []  # nothing half-answered is kept
+    with caplog.at_level(logging.ERROR, logger="newsrag.ui"):
+        (_, chat, _, _, _), _ = _chat(respond, QUESTION, k="many")  # a failure no RagError names
+    bubble = chat[-1]["content"]
+    assert "answering failed: unexpected ValueError" in bubble and "server log" in bubble
+    assert "Traceback" not in bubble and "\n" not in bubble
+    assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)  # the traceback went to the log
+
+
+def test_error_line_names_what_failed_which_file_and_what_to_do(caplog):
+    bad = BadInput("each line needs a 'question'", file="/srv/runs/x/bad.jsonl", line=2)
+    assert ui.error_line(bad, "the eval") == "bad.jsonl:2: each line needs a 'question'"
+    for exc in (BackendUnavailable("LLM endpoint http://127.0.0.1:9/v1 timed out: read timeout"),
+                IndexDamaged("index/news/records.sqlite3 is not a database; run `rag index verify --repair`"),
+                StorageFull("no space left on device writing index/news/chroma; free space and re-run")):
+        assert ui.error_line(exc, "answering") == str(exc)  # our own errors are shown as they are
+    full = ui.error_line(OSError(errno.ENOSPC, "No space left on device", "/srv/idx/uploads/a.json"), "ingesting the uploads")
+    assert full.startswith("ingesting the uploads failed: no space left on device (/srv/idx/uploads/a.json)") and "free space" in full
+    try:
+        raise RuntimeError("boom\nTraceback (most recent call last):\n  File \"x.py\", line 1")
+    except RuntimeError as exc:
+        with caplog.at_level(logging.ERROR, logger="newsrag.ui"):
+            line = ui.error_line(exc, "answering")
+    assert line.startswith("answering failed: unexpected RuntimeError: boom") and "server log" in line
+    assert "Traceback" not in line and "--debug" not in line
+    assert ui._one_line_error(IndexDamaged("a <b>")) == "**Error:** a &lt;b&gt;"
+
+
+def test_ingest_eval_and_reload_failures_are_one_line(hash_archive, tmp_path):
+    runs = tmp_path / "runs"
+    app = ui.build_app(hash_archive, hash_archive.settings, runs_dir=runs)
+    upload = tmp_path / "new.jsonl"
+    upload.write_text('{"title": "t", "body": "b"}\n', encoding="utf-8")
+    (hash_archive.path / "uploads").write_text("in the way", encoding="utf-8")
+    report, stats, _, cleared = _handler(app, "ingest")([str(upload)])
+    assert report.startswith("**Error:** uploads: is not a plain folder") and "\n" not in report
+    assert "| 7 |" in stats and cleared is None  # the stats still show; the upload box is cleared
+    csv = tmp_path / "qa.csv"
+    csv.write_text("question\nq?\n", encoding="utf-8")
+    status, _, _ = _handler(app, "run_evaluation")("upload", str(csv), None)
+    assert status.startswith("**Error:** qa.csv: an eval dataset is") and "\n" not in status
+    assert list(runs.iterdir()) == []  # the failed run left no folder
+    (runs / "20240101-000000" / "report.md").mkdir(parents=True)  # a report that cannot be read
+    stats, _, md, _ = _handler(app, "refresh")()
+    assert md.startswith("**Error:** reading the latest eval report failed") and "\n" not in md and "| 7 |" in stats

@@ -1,7 +1,7 @@
 """Follow-up questions: rewrite "what did the company say about it?" into a standalone question.
 
-With an LLM configured (``settings.llm_configured``) the conversation and the follow-up go
-through ``prompts/condense.md``. Without one, a rule applies: when the new question refers
+With an LLM client (the Archive passes its own when an endpoint is configured) the
+conversation and the follow-up go through ``prompts/condense.md``. Without one, a rule applies: when the new question refers
 back (pronouns such as *it*, *they*, *he*, *this*; definite references such as *the company*,
 *the memo*; or a bare "when?"), the named entities of the previous question that the new one
 lacks are carried into it: ``what did the company say about it (Pentagon, Alibaba)?``.
@@ -170,24 +170,16 @@ def rewrite_by_llm(question: str, history: Iterable[Turn], llm: Any) -> str:
     return rewritten
 
 
-def standalone_question(question: str, history: Iterable[Turn], settings: Any = None, llm: Any = None) -> str:
+def standalone_question(question: str, history: Iterable[Turn], llm: Any = None) -> str:
     """Rewrite a follow-up into a standalone question using the conversation ``history``.
 
-    Uses ``llm`` (an :class:`rag.answer.llm.LLMClient`) when given, or an OpenAI-compatible client
-    from ``settings`` when ``settings.llm_configured``; otherwise, or when the LLM fails or
-    replies with nothing usable, :func:`rewrite_by_rule`. Without history the question is
-    returned unchanged (stripped)."""
+    Uses ``llm`` (an :class:`rag.answer.llm.LLMClient`) when given; otherwise, or when the LLM
+    fails or replies with nothing usable, :func:`rewrite_by_rule`. Without history the question
+    is returned unchanged (stripped)."""
     question = question.strip()
     turns = _turns(history)
     if not question or not turns:
         return question
-    if llm is None and settings is not None and getattr(settings, "llm_configured", False):
-        try:
-            from rag.answer.llm import OpenAICompatibleLLM
-
-            llm = OpenAICompatibleLLM(settings)
-        except BackendUnavailable as exc:  # pragma: no cover - llm_configured implies it builds
-            log.warning("follow-up rewriting by rule: %s", exc)
     if llm is not None:
         try:
             return rewrite_by_llm(question, turns, llm)
