@@ -2,7 +2,7 @@
 corpus with the bag-of-words embedder (every section: ingest against the bare embedder and a
 plain llama-index pipeline, re-ingest, replicated scale index built in a child process, query
 latency against llama-index's retriever and query engine, cold `rag ask`, the dense store
-alone), then its table and JSON."""
+alone), then its table and JSON; and the hostile-inputs timing."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,7 @@ def test_bench_smoke_run(tmp_path, capsys):
     shutil.copy(SEED, corpus / SEED.name)
     out = tmp_path / "bench"
     code = main(["--corpus", str(corpus), "--embedder", "hash", "--articles", "7", "--scale", "300", "--queries", "3",
-                 "--million", "5000", "--cold-runs", "1", "--ray-articles", "0", "--out", str(out), "--quiet"])
+                 "--million", "5000", "--cold-runs", "1", "--ray-articles", "0", "--no-hostile", "--out", str(out), "--quiet"])
     assert code == 0
     table = capsys.readouterr().out
     res = json.loads((out / "bench.json").read_text())
@@ -52,13 +52,13 @@ def test_replicas_are_distinct_and_reuse_their_originals_vectors():
     reps, total = build_replicas(arts, 200, 200, 40)
     assert len({a.id for a in reps}) == len(reps) > len(arts) and total >= 200
     from rag.ingest.chunking import chunk_article
-    from evals.bench import _key
+    from evals.bench import text_key
 
     base = HashEmbedder()
     lookup = {}
     for a in arts:
         for c in chunk_article(a, 200, 40):
-            lookup[_key(c.indexed_text)] = base.embed_texts([c.indexed_text])[0]
+            lookup[text_key(c.indexed_text)] = base.embed_texts([c.indexed_text])[0]
     emb = ReplicaEmbedder(dict(lookup), base)
     texts = [c.indexed_text for a in reps for c in chunk_article(a, 200, 40)]
     emb.embed_texts(texts)
@@ -66,9 +66,31 @@ def test_replicas_are_distinct_and_reuse_their_originals_vectors():
 
 
 def test_replica_urls_stay_distinct_with_fragments_and_queries():
-    from evals.bench import _with_param
+    from evals.bench import with_param
     from rag.ingest.ids import article_id
 
     for url in ("https://x.com/a#utm_source=RSS", "https://x.com/a?b=1", "https://x.com/a"):
-        ids = {article_id(_with_param(url, "replica", str(r)), "t", "b") for r in range(3)} | {article_id(url, "t", "b")}
+        ids = {article_id(with_param(url, "replica", str(r)), "t", "b") for r in range(3)} | {article_id(url, "t", "b")}
         assert len(ids) == 4
+
+
+def test_hostile_inputs_are_timed_and_every_valid_record_is_kept(tmp_path):
+    """The bench's hostile step: both 50 MB lines refused, every valid record loaded and
+    ingested, every bad one reported, the corpus removed afterwards, and three table rows."""
+    from evals.bench.hostile import bench_hostile
+
+    logged = []
+    h = bench_hostile(tmp_path, logged.append)
+    assert h["files"] >= 200 and len(h["huge_line_seconds"]) == 2 and h["huge_line_refused"]
+    assert (h["loaded_articles"], h["loaded_errors"]) == (h["valid"], h["errors"])
+    assert (h["ingested_articles"], h["ingest_skipped"]) == (h["valid"], h["errors"])
+    assert h["load_s"] > 0 and h["ingest_s"] > 0 and not (tmp_path / "hostile").exists() and logged
+    res = {"machine": {"cpu": "c", "nproc": 2, "mem_gb": 1, "load_at_start": 0}, "embedder": "hash", "corpus": "x",
+           "ingest": {"articles": 1, "chunks": 1, "articles_per_s": {"newsrag": 1, "limit": 1}, "chunks_per_s": {"newsrag": 1, "limit": 1},
+                      "best_batch_size": 0, "ratio_vs_limit": 1, "seconds": {"newsrag": 1}},
+           "reingest": {"unchanged_seconds": 0, "unchanged_ratio": 0, "edited_articles": 1, "edited_chunks_embedded": 1,
+                        "edited_chunks_reused": 0, "edited_seconds": 0, "edited_ratio": 0},
+           "hostile": h}
+    rows = [ln for ln in render_table(res).splitlines() if ln.startswith("| hostile inputs")]
+    assert len(rows) == 3 and "refused clearly: yes" in rows[0] and rows[0].endswith("<= 20 s |")
+    assert f"{h['valid']} of {h['valid']} articles" in rows[1] and f"{h['valid']} stored" in rows[2]

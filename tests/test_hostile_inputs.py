@@ -1,12 +1,11 @@
-"""The hostile corpus (tests/hostile.py: 200+ generated files) through the loaders and through
+"""The hostile corpus (evals/hostile.py: 200+ generated files) through the loaders and through
 a real ingest (`rag ingest`, bag-of-words embedder): nothing crashes, every bad file or record
 gives one clear error naming the file (and the line where there is one), and every valid record
-is ingested."""
+is ingested. How long it takes is measured by `rag bench` (evals/bench/hostile.py)."""
 from __future__ import annotations
 
 import io
 import json
-import time
 from collections import defaultdict
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -48,9 +47,7 @@ def test_the_corpus_is_large_and_varied(hostile):
 
 def test_every_file_gives_its_articles_and_one_clear_error_per_bad_input(hostile):
     root, cases = hostile
-    t0 = time.perf_counter()
     results = list(iter_articles([root]))  # never raises
-    seconds = time.perf_counter() - t0
     by = _by_file(results)
     assert set(by) <= {str(c.path) for c in cases}, "an article or error from a file outside the corpus"
     wrong = []
@@ -77,20 +74,15 @@ def test_every_file_gives_its_articles_and_one_clear_error_per_bad_input(hostile
         if problems:
             wrong.append(f"{c.path.relative_to(root)} ({c.kind}): " + "; ".join(problems))
     assert not wrong, "\n".join(wrong)
-    assert seconds < 120, f"loading took {seconds:.0f} s"
-    print(f"\nhostile corpus: {len(cases)} files, {sum(c.valid for c in cases)} valid records, "
-          f"{sum(c.errors for c in cases)} errors, loaded in {seconds:.1f} s")
 
 
-def test_fifty_megabyte_line_is_refused_quickly_and_clearly(hostile):
-    root, cases = hostile
-    for c in cases:
-        if c.kind != "50 MB line":
-            continue
-        t0 = time.perf_counter()
+def test_fifty_megabyte_line_is_refused_clearly(hostile):
+    _root, cases = hostile
+    huge = [c for c in cases if c.kind == "50 MB line"]
+    assert len(huge) == 2
+    for c in huge:
         (err,) = list(load_file(c.path))
-        assert isinstance(err, BadRecord) and "body too large" in err.reason
-        assert time.perf_counter() - t0 < 20
+        assert isinstance(err, BadRecord) and "body too large" in err.reason and err.file == str(c.path)
 
 
 def test_rag_ingest_of_the_hostile_corpus(hostile, tmp_path, monkeypatch):
@@ -106,10 +98,8 @@ def test_rag_ingest_of_the_hostile_corpus(hostile, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no rag.toml from elsewhere
     idx = tmp_path / "idx"
     out, err = io.StringIO(), io.StringIO()
-    t0 = time.perf_counter()
     with redirect_stdout(out), redirect_stderr(err):
         code = main(["ingest", str(root), "--index", str(idx), "--json", "--quiet"])
-    seconds = time.perf_counter() - t0
     assert code == 0, err.getvalue()[-2000:]
     report = json.loads(out.getvalue())
     valid, errors = sum(c.valid for c in cases), sum(c.errors for c in cases)
@@ -122,9 +112,8 @@ def test_rag_ingest_of_the_hostile_corpus(hostile, tmp_path, monkeypatch):
 
     archive = Archive.open(idx, Settings.load(env={}, index=str(idx), embedder="hash"))
     assert archive.store.records.counts()["articles"] == valid
-    rep = verify_index(archive)
+    rep = verify_index(archive.store)
     assert rep.ok, rep.problems
     bodies = "\n".join(a.body + a.title for a in archive.store.records.iter_articles())
     assert "window.__pwned" not in bodies and "root:x:" not in bodies and "\x1b" not in bodies
     assert archive.search("council approved budget schools clinics")
-    print(f"\nhostile ingest: {valid} articles, {errors} errors reported, {seconds:.1f} s")
