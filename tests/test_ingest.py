@@ -9,7 +9,6 @@ import pytest
 
 from rag.archive import Archive
 from rag.errors import IndexMismatch, IndexMissing
-from rag.settings import Settings
 from tests.conftest import MINI, SEED
 
 

@@ -11,7 +11,7 @@ import pytest
 from rag.ingest import loaders
 from rag.errors import BadInput
 from rag.settings import Settings
-from rag.ingest.uploads import ALLOWED_EXTENSIONS, safe_filename, save_uploads
+from rag.ingest.uploads import safe_filename, save_uploads
 
 DATA = Path(__file__).parent / "data"
 
@@ -81,22 +81,24 @@ def _tiny(ext: str, title: str) -> str:
             f"<item><title>{title}</title><description>{BODY}</description></item></channel></rss>")
 
 
-def test_uploads_accept_exactly_what_ingest_loads():
-    assert ALLOWED_EXTENSIONS is loaders.LOADABLE_EXTENSIONS  # one list, not a copy that can drift
-    assert {".ndjson", ".tsv", ".md", ".xhtml"} <= ALLOWED_EXTENSIONS  # refused before issue 12
-    for ext in loaders.LOADABLE_EXTENSIONS:
-        assert safe_filename(f"Report{ext.upper()}") == f"Report{ext}"
-    for bad in ("tool.exe", "data.dat", "page.php", "notes.docx"):  # .dat would be sniffed, but is not a listed type
-        with pytest.raises(BadInput, match="not accepted"):
-            safe_filename(bad)
+@pytest.mark.parametrize("name", ["tool.exe", "data.dat", "page.php", "notes.docx", "scan.pdf"])
+def test_an_unlisted_type_is_refused_with_a_clear_error(tmp_path, settings, name):
+    # .dat would even be sniffed and loaded by ingest: uploads take only the listed types
+    result = save_uploads(tmp_path / "idx", [_file(tmp_path, name, json.dumps([{"body": BODY}]))], settings)
+    assert result.saved == () and [e.file for e in result.errors] == [name]
+    reason = result.errors[0].reason
+    ext = name[name.rindex("."):]
+    assert reason.startswith(f"file type {ext} is not accepted (allowed: ")
+    assert all(allowed in reason for allowed in loaders.LOADABLE_EXTENSIONS), "the error lists what is accepted"
+    assert list((tmp_path / "idx" / "uploads").iterdir()) == []
 
 
 @pytest.mark.parametrize("ext", sorted(loaders.LOADABLE_EXTENSIONS))
-def test_each_accepted_upload_loads_as_an_article(tmp_path, settings, ext):
+def test_each_loadable_type_is_accepted_as_an_upload_and_loads(tmp_path, settings, ext):
     title = f"Tiny article {ext[1:]}"
     src = _file(tmp_path, f"tiny{ext}", _tiny(ext, title))
-    result = save_uploads(tmp_path / "idx", [src], settings)
-    assert result.errors == () and [p.name for p in result.saved] == [f"tiny{ext}"]
+    result = save_uploads(tmp_path / "idx", [(f"Tiny{ext.upper()}", src)], settings)
+    assert result.errors == () and [p.name for p in result.saved] == [f"Tiny{ext}"]
     got = list(loaders.load_file(result.saved[0]))
     assert [type(x).__name__ for x in got] == ["Article"], got
     art = got[0]

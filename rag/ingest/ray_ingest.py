@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from rag.errors import BackendUnavailable
-from rag.types import BadRecord, IngestReport
+from rag.types import BadRecord, ChunkedArticle, IngestReport
 
 LOCAL = "local"
 
@@ -40,7 +40,7 @@ def _import_ray():
 
 
 def _parse_and_chunk(chunk_tokens: int, overlap: int) -> Callable[[dict], list[dict]]:
-    """The Ray Data task: one file -> one row per record, ``(Article, chunks)`` or a
+    """The Ray Data task: one file -> one row per record, a :class:`ChunkedArticle` or a
     BadRecord, pickled (frozen dataclasses round-trip exactly)."""
 
     def run(row: dict) -> list[dict]:
@@ -49,7 +49,7 @@ def _parse_and_chunk(chunk_tokens: int, overlap: int) -> Callable[[dict], list[d
 
         out = []
         for j, item in enumerate(load_file(row["path"])):
-            payload = item if isinstance(item, BadRecord) else (item, chunk_article(item, chunk_tokens, overlap))
+            payload = item if isinstance(item, BadRecord) else ChunkedArticle(item, tuple(chunk_article(item, chunk_tokens, overlap)))
             out.append({"file": row["file"], "record": j, "payload": pickle.dumps(payload)})
         return out
 
@@ -116,15 +116,16 @@ def _quiet(progress: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _rows(ray, paths: Sequence[str | Path], chunk_tokens: int, overlap: int, progress: bool) -> Iterator[Any]:
-    """Articles with their chunks (and BadRecords) in input order, parsed and chunked by Ray
-    Data tasks, streamed to the driver."""
-    from rag.ingest.loaders import _walk
+def _rows(ray, paths: Sequence[str | Path], chunk_tokens: int, overlap: int, progress: bool,
+          bad: list[BadRecord]) -> Iterator[ChunkedArticle]:
+    """Articles with their chunks in input order, parsed and chunked by Ray Data tasks,
+    streamed to the driver; the BadRecords met on the way go to ``bad``."""
+    from rag.ingest.loaders import iter_files
 
     files: list[str] = []
-    for item in _walk(paths):
+    for item in iter_files(paths):
         if isinstance(item, BadRecord):
-            yield item
+            bad.append(item)
         else:
             files.append(item)
     if not files:
@@ -133,7 +134,11 @@ def _rows(ray, paths: Sequence[str | Path], chunk_tokens: int, overlap: int, pro
     ds = ray.data.from_items([{"file": i, "path": f} for i, f in enumerate(files)], override_num_blocks=len(files))
     ds = ds.flat_map(_parse_and_chunk(chunk_tokens, overlap))
     for row in ds.iter_rows():
-        yield pickle.loads(row["payload"])
+        got = pickle.loads(row["payload"])
+        if isinstance(got, BadRecord):
+            bad.append(got)
+        else:
+            yield got
 
 
 def ingest_ray(
@@ -183,13 +188,14 @@ def ingest_ray(
         pool = [remote.remote(settings.embedder, settings.embed_batch_size, threads) for _ in range(n)]
         embedder = RayEmbedder(pool, archive.embedder.name, archive.embedder.dim)
         cfg = archive.store.config
-        rows = _rows(ray, paths, cfg.chunk_tokens, cfg.chunk_overlap, progress)
+        bad: list[BadRecord] = []
+        rows = _rows(ray, paths, cfg.chunk_tokens, cfg.chunk_overlap, progress, bad)
         stats = {} if stats is None else stats
         stats.update(actors=n, actor_threads=threads, cluster_cpus=cpus, cluster_gpus=gpus)
         with archive._ingest_lock:
             return ingest_paths(
                 archive.store, embedder, paths, progress=progress, on_progress=on_progress, stats=stats,
-                articles=rows, batch_chunks=BATCH_CHUNKS * n,
+                chunked=rows, bad_records=bad, batch_chunks=BATCH_CHUNKS * n,
             )
     finally:
         if started:
