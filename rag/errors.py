@@ -63,8 +63,26 @@ class PromptError(RagError):
     exit_code = 5
 
 
-# errno values that mean "the disk (or the user's quota) is full".
-_NO_SPACE = {28, 122}  # ENOSPC, EDQUOT
+# errno values of a full disk or an exhausted quota (ENOSPC, EDQUOT)
+_FULL_ERRNOS = frozenset({28, 122})
+# how SQLite ("database or disk is full") and chroma (Rust "No space left on device (os error
+# 28)") word it when they do not raise an OSError
+_FULL_WORDS = ("no space", "disk full", "disk is full", "quota exceeded")
+
+
+def storage_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception it was raised from) says the disk or quota is full:
+    the one definition of a full disk (the ingest's write errors and :func:`describe`)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _FULL_ERRNOS:
+            return True
+        if any(w in str(cur).lower() for w in _FULL_WORDS):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 # What to do about the other file-system failures a user meets (errno -> advice).
 _OS_ADVICE = {
     13: "check its permissions",  # EACCES
@@ -82,19 +100,19 @@ def describe(exc: BaseException, hint: str = "re-run with --debug for the traceb
     shows one with ``--debug``; the chat says where its log is: ``hint``)."""
     if isinstance(exc, RagError):
         return _first_line(str(exc))
+    if storage_full(exc):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        if "chromadb" in type(exc).__module__:
+            where = " while writing chroma/"
+        return f"no space left on device{where}; free space and re-run (what was committed is kept)"
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        if exc.errno in _NO_SPACE:
-            return f"no space left on device{where}; free space and re-run (what was committed is kept)"
         advice = _OS_ADVICE.get(exc.errno or 0)
         return f"{exc.strerror or type(exc).__name__}{where}" + (f"; {advice}" if advice else "")
     if type(exc).__module__.startswith("sqlite3"):
         return f"the index's records database failed ({_first_line(str(exc))}); run `rag index verify --repair`"
     if "chromadb" in type(exc).__module__:
-        msg = _first_line(str(exc))
-        if "no space" in msg.lower() or "disk is full" in msg.lower():
-            return "no space left on device while writing chroma/; free space and re-run (what was committed is kept)"
-        return f"the vector store (chroma) failed: {msg}"
+        return f"the vector store (chroma) failed: {_first_line(str(exc))}"
     return f"unexpected {type(exc).__name__}: {_first_line(str(exc))} ({hint})"
 
 

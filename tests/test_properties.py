@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from rag.answer.markers import MARKER
 from rag.answer.verify import verify_answer
 from rag.ingest.chunking import chunk_article
-from rag.ingest.loaders import _MISSING, load_csv, load_json, load_jsonl, normalize_body
+from rag.ingest.fields import MISSING
+from rag.ingest.loaders import load_csv, load_json, load_jsonl, normalize_body
 from rag.types import ABSTAIN_TEXT, Article, BadRecord
 from tests.fakes import make_hits
 
@@ -30,7 +31,7 @@ WORDS = st.lists(
 
 def _good_body(text: str) -> bool:
     n = normalize_body(text)
-    return bool(n) and n.lower() not in _MISSING and any(ch.isalnum() for ch in n)
+    return bool(n) and n.lower() not in MISSING and any(ch.isalnum() for ch in n)
 
 
 GOOD_BODY = st.one_of(ANY_TEXT, WORDS).filter(_good_body)

@@ -22,7 +22,7 @@ from rag.errors import BadInput
 from rag.ingest.decode import read_file
 from rag.ingest.feeds import load_feed
 from rag.ingest.fields import (
-    ALIASES, MAX_BODY_CHARS, MISSING, PathLike, Result, normalize_body, parse_date, record_to_article,
+    ALIASES, MAX_BODY_CHARS, PathLike, Result, normalize_body, parse_date, record_to_article,
 )
 from rag.ingest.pages import html_to_text, load_html, load_txt
 from rag.ingest.structured import load_csv, load_json, load_jsonl, looks_like_jsonl
@@ -35,7 +35,6 @@ __all__ = [
     "parse_date", "record_to_article", "sniff_format",
 ]
 
-_MISSING = MISSING  # the old private name, still imported by tests/test_properties.py
 
 # Extensions :func:`sniff_format` maps to a loader by name alone (others are sniffed by content).
 JSON_EXT = frozenset({".json"})

@@ -4,38 +4,18 @@ how far the ingest got and what to do, instead of an OS, SQLite or chroma traceb
 """
 from __future__ import annotations
 
-import errno
 import os
 import re
 import sqlite3
 from pathlib import Path
 
-from rag.errors import RagError, StorageFull, WriteFailed
+from rag.errors import RagError, StorageFull, WriteFailed, storage_full
 
-# errno values of a full disk or an exhausted quota
-_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
-# how SQLite ("database or disk is full") and chroma (Rust "No space left on device (os error
-# 28)") word it when they do not raise an OSError
-_FULL_WORDS = ("no space", "disk full", "disk is full", "quota exceeded")
 _MAX_REASON = 300  # characters of a foreign error message kept in the one line
 # Chroma on a full disk may only say "Error in compaction: Failed to apply logs": a store error
 # with less than this free under the folder it wrote is taken as a full disk (chroma grows its
 # files in steps of megabytes, so "almost full" fails as surely as "full").
 LOW_SPACE_BYTES = 64 * 2**20
-
-
-def storage_full(exc: BaseException) -> bool:
-    """True when ``exc`` (or an exception it was raised from) says the disk or quota is full."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, OSError) and cur.errno in _FULL_ERRNOS:
-            return True
-        if any(w in str(cur).lower() for w in _FULL_WORDS):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
 
 
 def committed_so_far(upto: tuple[int, str | None] | None) -> str:
