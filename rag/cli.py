@@ -234,11 +234,11 @@ def cmd_stats(args) -> int:
 
 def cmd_index(args) -> int:
     """``rag index verify``: exit 0 when the index is consistent, 1 when problems remain."""
-    from rag.index.integrity import verify_index
+    from rag.index.integrity import verify_path
 
     settings = settings_from_args(args)
     log = None if args.json else (lambda msg: print(f"repaired: {msg}", file=sys.stderr))
-    report = verify_index(settings.index, repair=args.repair, settings=settings, log=log)
+    report = verify_path(settings.index, repair=args.repair, settings=settings, log=log)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

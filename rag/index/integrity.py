@@ -7,11 +7,14 @@ everything else is checked against them:
   Repair: rewrite it from the records; an unreadable one is rebuilt from an intact
   ``manifest.json.tmp`` or from the settings, but only after re-embedding stored passages
   with that embedder reproduces their stored vectors (so a wrong model is never recorded).
-* records: SQLite ``quick_check``; every chunk's article exists; every article has chunks;
-  every chunk's offsets hold (``body[start:end] == text``, id derived from them); no two
-  articles with one normalized body. Repair: delete chunk rows without an article; re-chunk
-  (and embed) an article whose chunks are missing or wrong. Duplicate bodies and a corrupt
-  database are reported only.
+* records: readable, SQLite ``quick_check``; every chunk's article exists; every article has
+  chunks; every chunk's offsets hold (``body[start:end] == text``, id derived from them); no
+  two articles with one normalized body. Repair: delete chunk rows without an article;
+  re-chunk (and embed) an article whose chunks are missing or wrong. A database that cannot be
+  read, fails its check, or is missing or empty while the vector store holds chunks is rebuilt
+  from the vector store (``rag.index.restore``; the old file is kept as
+  ``records.sqlite3.damaged``; a readable one only when every article can be rebuilt).
+  Duplicate bodies are reported only.
 * chroma: its ids equal the records' chunk ids. Repair: delete orphan vectors (left by a run
   killed between the vector write and the commit); re-embed chunks that lack a vector with
   the index's own embedder (cheap for a few chunks; the report says how many).
@@ -23,14 +26,16 @@ everything else is checked against them:
 * ``ingest.lock``: an flock, so it cannot outlive its process; if some process holds it an
   ingest is running, the report says so and ``repair`` refuses to run.
 
-``verify_index(target, repair=False)`` returns an :class:`IndexReport`; with ``repair`` the
-checks run again after the repairs and ``problems`` lists what is still wrong.
+``verify_index(store)`` checks an open :class:`~rag.index.store.IndexStore`, ``verify_path(path)``
+an index folder (one whose manifest or records cannot be opened too); both return an
+:class:`IndexReport`. With ``repair`` the checks run again after the repairs and ``problems``
+lists what is still wrong.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
-import sqlite3
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +43,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rag.errors import IndexMismatch, IndexMissing, RagError
+from rag.errors import IndexDamaged, IndexMismatch, IndexMissing, RagError
+from rag.index.store import DERIVED, MANIFEST, IndexStore, ingest_lock, new_manifest, write_json_atomic
 from rag.settings import Settings
 
 _LEFTOVERS = ("bm25.tmp", "bm25.old", "dense.tmp", "dense.old", "manifest.json.tmp")
 _REQUIRED = ("format", "embedder", "dim", "chunk_tokens", "chunk_overlap", "collection")
 _SAMPLE = 32  # dense rows compared with chroma per check
+_EMBED_BATCH = 256  # chunks re-embedded per call when vectors are missing
+RECORDS = "records.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,6 @@ def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]
     """A manifest for an index whose manifest.json is lost: from an intact .tmp, else from
     ``settings``, accepted only if its embedder reproduces stored vectors."""
     from rag.index.embedding import make_embedder
-    from rag.index.store import FORMAT, _versions
 
     tmp, _ = _read_manifest(path / "manifest.json.tmp")
     if tmp is not None:
@@ -129,27 +136,21 @@ def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]
         names = _chroma_collections(path) if (path / "chroma").is_dir() else []
         if len(names) > 1:
             return None, f"chroma holds {len(names)} collections ({', '.join(names)}); cannot tell which is this index's"
-        from rag.index.store import _slug
-
-        cand = {
-            "format": FORMAT, "embedder": emb.name, "dim": emb.dim, "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
-            "collection": names[0] if names else "newsrag_" + _slug(path.resolve().name),
-            "created_at": None, "counts": {"articles": 0, "chunks": 0}, "generation": 0, "versions": _versions(),
-        }
+        cand = new_manifest(path, settings, emb.name, emb.dim, collection=names[0] if names else None)
+        cand["created_at"] = None
         origin = f"settings (embedder {settings.embedder})"
     # Check the embedder against stored vectors before recording it.
     from rag.index.records import Records
-    from rag.index.vectors import ChromaVectors
+    from rag.index.vectors import open_vector_store
 
     kind = _embedder_kind(cand["embedder"])
     if kind is None:
         return None, f"unknown embedder {cand['embedder']!r} in {origin}"
-    records = Records(path / "records.sqlite3")
+    records = Records(path / RECORDS)
     try:
         ids = records.chunk_ids()[:3]
         if ids:
-            store = ChromaVectors(cand["collection"], path=path / "chroma")
+            store = open_vector_store(cand["collection"], path=path / "chroma", url=settings.chroma_url)
             try:
                 vecs = store.get_vectors(ids)
             finally:
@@ -180,50 +181,73 @@ def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]
 
 
 # ---- checks --------------------------------------------------------------------------------
-def _check(store, path: Path, vectors, running: bool) -> _State:
+def _check(store: IndexStore, vectors, running: bool) -> _State:
+    """Every check below, in order; a records file that turns out unreadable stops the checks
+    that read it and is reported (with its repair) instead."""
     st = _State()
-    records = store.records
-    conn = records._conn()
+    path = store.path
+    _check_leftovers(path, st)
     try:
-        qc = [r[0] for r in conn.execute("PRAGMA quick_check")]
-    except sqlite3.DatabaseError as exc:
-        qc = [str(exc)]
-    if qc != ["ok"]:
-        st.add(f"records.sqlite3 fails its integrity check: {'; '.join(qc[:5])}")
-    counts = records.counts()
-    st.articles, st.chunks, st.generation = counts["articles"], counts["chunks"], records.generation()
+        _check_records_file(store.records, st)
+        _check_manifest(path, st)
+        _check_orphan_rows(store.records, st)
+        _check_chunk_offsets(store.records, st)
+        _check_duplicate_bodies(store.records, st)
+        record_ids = set(store.records.chunk_ids())
+    except IndexDamaged as exc:
+        st.add(str(exc), "restore_records", "unreadable")
+        return _note_running(st, running)
+    chroma_ids = _check_vectors(vectors, record_ids, st)
+    _check_snapshots(path, vectors, record_ids, chroma_ids, st)
+    return _note_running(st, running)
 
-    # manifest vs records
-    m, why = _read_manifest(path / "manifest.json")
-    if m is None:
-        st.add(f"manifest.json {why}", "manifest")
-    else:
-        if m.get("counts") != counts:
-            st.add(f"manifest counts {m.get('counts')} differ from the records {counts}", "manifest")
-        elif m.get("generation") != st.generation:
-            st.add(f"manifest generation {m.get('generation')} differs from the records' {st.generation}", "manifest")
 
-    # leftovers of interrupted writes
+def _check_leftovers(path: Path, st: _State) -> None:
+    """Leftovers of interrupted writes (``bm25.tmp``, ``dense.old``, ``manifest.json.tmp``...)."""
     for name in _LEFTOVERS:
         p = path / name
         if p.exists() or p.is_symlink():
             st.add(f"leftover {name} from an interrupted write", "leftover", p)
 
-    # chunk rows whose article is gone
-    orphans = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id NOT IN (SELECT id FROM articles)")]
+
+def _check_records_file(records, st: _State) -> None:
+    """SQLite's own check of ``records.sqlite3``; also takes the counts and generation."""
+    qc = records.quick_check()
+    if qc != ["ok"]:
+        st.add(f"{RECORDS} fails its integrity check: {'; '.join(qc[:5])}", "restore_records", "check")
+    counts = records.counts()
+    st.articles, st.chunks, st.generation = counts["articles"], counts["chunks"], records.generation()
+
+
+def _check_manifest(path: Path, st: _State) -> None:
+    """The manifest is readable and complete, and its counts and generation are the records'."""
+    counts = {"articles": st.articles, "chunks": st.chunks}
+    m, why = _read_manifest(path / MANIFEST)
+    if m is None:
+        st.add(f"manifest.json {why}", "manifest")
+    elif m.get("counts") != counts:
+        st.add(f"manifest counts {m.get('counts')} differ from the records {counts}", "manifest")
+    elif m.get("generation") != st.generation:
+        st.add(f"manifest generation {m.get('generation')} differs from the records' {st.generation}", "manifest")
+
+
+def _check_orphan_rows(records, st: _State) -> None:
+    """Chunk rows whose article is gone."""
+    orphans = records.orphan_chunk_ids()
     if orphans:
         st.add(f"{len(orphans)} chunk rows belong to no article", "orphan_rows", orphans)
 
-    # offsets and ids of every chunk; articles without chunks
+
+def _check_chunk_offsets(records, st: _State) -> None:
+    """Every chunk is its article's ``body[start:end]`` under the id those make, numbered
+    0, 1, 2...; every article has chunks."""
     from rag.ingest.ids import chunk_id
 
+    bodies = records.bodies()
     bad_articles: set[str] = set()
-    bodies: dict[str, str] = {}
-    for aid, body in conn.execute("SELECT id, body FROM articles"):
-        bodies[aid] = body
     seen_articles: set[str] = set()
     prev: dict[str, int] = {}
-    for cid, aid, idx, start, end, text in conn.execute('SELECT id, article_id, idx, start, "end", text FROM chunks ORDER BY article_id, idx'):
+    for cid, aid, idx, start, end, text in records.iter_chunk_spans():
         body = bodies.get(aid)
         if body is None:
             continue
@@ -239,28 +263,38 @@ def _check(store, path: Path, vectors, running: bool) -> _State:
         st.add(f"{len(bad_articles)} articles have chunks whose offsets, ids or order do not match their body", "rechunk", sorted(bad_articles))
     if empty:
         st.add(f"{len(empty)} articles have no chunks", "rechunk", sorted(empty))
-    dups = conn.execute("SELECT count(*) - count(DISTINCT body_hash) FROM articles").fetchone()[0]
+
+
+def _check_duplicate_bodies(records, st: _State) -> None:
+    """No two articles with one normalized body (reported only)."""
+    dups = records.repeated_bodies()
     if dups:
         st.add(f"{dups} articles repeat the body of another article (ingest stores a body once)")
 
-    record_ids = set(records.chunk_ids())
 
-    # chroma vs records
-    chroma_ids: set[str] | None
+def _check_vectors(vectors, record_ids: set[str], st: _State) -> set[str] | None:
+    """The vector store's ids are the records' chunk ids; returns them (None if unreadable).
+    Records with no articles beside a store holding chunks are lost records, not orphans."""
     try:
         chroma_ids = vectors.ids()
     except Exception as exc:  # noqa: BLE001 - a broken store must be reported, not crash the check
-        chroma_ids = None
         st.add(f"chroma store cannot be read: {type(exc).__name__}: {exc}")
-    if chroma_ids is not None:
-        extra = chroma_ids - record_ids
-        lacking = record_ids - chroma_ids
-        if extra:
-            st.add(f"{len(extra)} vectors in chroma have no chunk record (orphans of an interrupted ingest)", "orphan_vectors", sorted(extra))
-        if lacking:
-            st.add(f"{len(lacking)} chunks lack a vector in chroma", "missing_vectors", sorted(lacking))
+        return None
+    if not record_ids and st.articles == 0 and chroma_ids:
+        st.add(f"{RECORDS} holds no articles but chroma holds {len(chroma_ids)} chunk vectors", "restore_records", "empty")
+        return chroma_ids
+    extra = chroma_ids - record_ids
+    lacking = record_ids - chroma_ids
+    if extra:
+        st.add(f"{len(extra)} vectors in chroma have no chunk record (orphans of an interrupted ingest)", "orphan_vectors", sorted(extra))
+    if lacking:
+        st.add(f"{len(lacking)} chunks lack a vector in chroma", "missing_vectors", sorted(lacking))
+    return chroma_ids
 
-    # derived snapshots
+
+def _check_snapshots(path: Path, vectors, record_ids: set[str], chroma_ids: set[str] | None, st: _State) -> None:
+    """``bm25/`` and ``dense/`` are at the records' generation and hold exactly the records'
+    chunk ids once each (dense: those with vectors), dense rows equal to the stored vectors."""
     from rag.index.dense import DenseIndex
     from rag.index.lexical import LexicalIndex
 
@@ -289,13 +323,15 @@ def _check(store, path: Path, vectors, running: bool) -> _State:
             if any(c not in stored or not np.allclose(stored[c], mine[c], atol=1e-5) for c in sample):
                 st.add("dense snapshot rows differ from the vectors in chroma", "snapshot", name)
 
+
+def _note_running(st: _State, running: bool) -> _State:
     if running:
         st.add("an ingest is running on this index: the state above may be moving (repair refused)")
     return st
 
 
 # ---- repairs -------------------------------------------------------------------------------
-def _embedder_for(store, settings: Settings):
+def _embedder_for(store: IndexStore, settings: Settings):
     from rag.index.embedding import make_embedder
 
     kind = _embedder_kind(store.config.embedder)
@@ -304,12 +340,52 @@ def _embedder_for(store, settings: Settings):
     return make_embedder(settings.with_(embedder=kind))
 
 
-def _repair(store, path: Path, st: _State, settings: Settings, log: Callable[[str], None]) -> None:
-    from rag.ingest.chunking import chunk_article
-    from rag.ingest.pipeline import article_hash
-    from rag.ingest.ids import body_hash
+def _restore(store: IndexStore, st: _State, log: Callable[[str], None]):
+    """Rebuild the records from the vector store; returns what :func:`restore_records` did
+    (``kept_vectors``: chunks of articles it could not rebuild, not to be deleted as orphans;
+    ``refused``: why it changed nothing)."""
+    from rag.index.restore import restore_records
 
+    kinds = {f.data for f in st.findings if f.fix == "restore_records"}
+    outcome = restore_records(store, lossy_ok=bool(kinds & {"unreadable", "empty"}))
+    if outcome.refused is None:
+        for line in outcome.lines():
+            log(line)
+        gen = store.rebuild_derived(DERIVED)  # the old snapshots may match the new generation by chance
+        store.refresh()
+        log(f"rebuilt the {' and '.join(DERIVED)} snapshots (generation {gen}) and manifest.json")
+    return outcome
+
+
+def _repair(store: IndexStore, st: _State, settings: Settings, log: Callable[[str], None], keep: set[str] = frozenset()) -> None:
+    """Every repair the findings ask for except a restore (:func:`_restore` runs first);
+    vectors in ``keep`` are not deleted as orphans."""
+    _remove_leftovers(st, log)
     kinds = {f.fix: f for f in st.findings if f.fix}
+    if "orphan_rows" in kinds:
+        ids = kinds["orphan_rows"].data
+        store.records.commit_articles([], ids)
+        store.vectors.delete(ids)
+        log(f"deleted {len(ids)} chunk rows without an article (and their vectors)")
+    rechunk = sorted({a for f in st.findings if f.fix == "rechunk" for a in f.data})
+    if rechunk:
+        _rechunk(store, rechunk, settings, log)
+    _delete_orphan_vectors(store, kinds.get("orphan_vectors"), bool(rechunk), keep, log)
+    lacking = _embed_missing(store, "missing_vectors" in kinds or bool(rechunk), settings, log)
+    rebuild = {f.data for f in st.findings if f.fix == "snapshot"}
+    if rechunk or "orphan_rows" in kinds or lacking:
+        rebuild |= set(DERIVED)
+    if rebuild:
+        gen = store.rebuild_derived(rebuild)
+        for name in DERIVED:
+            if name in rebuild:
+                log(f"rebuilt the {name} snapshot (generation {gen})")
+    store.refresh()  # rebuilds anything still stale and rewrites the manifest from the records
+    if "manifest" in kinds:
+        log("rewrote manifest.json from the records")
+
+
+def _remove_leftovers(st: _State, log: Callable[[str], None]) -> None:
     for f in st.findings:
         if f.fix == "leftover":
             p: Path = f.data
@@ -318,97 +394,144 @@ def _repair(store, path: Path, st: _State, settings: Settings, log: Callable[[st
             else:
                 p.unlink(missing_ok=True)
             log(f"removed {p.name}")
-    if "orphan_rows" in kinds:
-        ids = kinds["orphan_rows"].data
-        store.records.commit_articles([], ids)
-        store.vectors.delete(ids)
-        log(f"deleted {len(ids)} chunk rows without an article (and their vectors)")
-    rechunk = sorted({a for f in st.findings if f.fix == "rechunk" for a in f.data})
-    if rechunk:
-        emb = _embedder_for(store, settings)
-        cfg = store.config
-        upserts, removed, new_chunks = [], [], []
-        for aid in rechunk:
-            art = store.records.get_article(aid)
-            state = store.records.article_state(aid)
-            if art is None:
-                continue
-            chunks = chunk_article(art, cfg.chunk_tokens, cfg.chunk_overlap)
-            old = set(state[1]) if state else set()
-            upserts.append((art, article_hash(art), body_hash(art.body), chunks))
-            removed.extend(sorted(old - {c.id for c in chunks}))
-            new_chunks.extend(chunks)
-        if new_chunks:
-            store.vectors.upsert(new_chunks, emb.embed_texts([c.indexed_text for c in new_chunks]))
-        store.records.commit_articles(upserts, removed)
-        store.vectors.delete(removed)
-        log(f"re-chunked {len(upserts)} articles ({len(new_chunks)} chunks embedded with {store.config.embedder})")
-    if "orphan_vectors" in kinds and not rechunk:
-        ids = kinds["orphan_vectors"].data
+
+
+def _rechunk(store: IndexStore, article_ids: list[str], settings: Settings, log: Callable[[str], None]) -> None:
+    """Chunk and embed these articles again from their bodies."""
+    from rag.ingest.chunking import chunk_article
+    from rag.ingest.ids import body_hash
+    from rag.ingest.pipeline import article_hash
+
+    emb = _embedder_for(store, settings)
+    cfg = store.config
+    upserts, removed, new_chunks = [], [], []
+    for aid in article_ids:
+        art = store.records.get_article(aid)
+        state = store.records.article_state(aid)
+        if art is None:
+            continue
+        chunks = chunk_article(art, cfg.chunk_tokens, cfg.chunk_overlap)
+        old = set(state[1]) if state else set()
+        upserts.append((art, article_hash(art), body_hash(art.body), chunks))
+        removed.extend(sorted(old - {c.id for c in chunks}))
+        new_chunks.extend(chunks)
+    if new_chunks:
+        store.vectors.upsert(new_chunks, emb.embed_texts([c.indexed_text for c in new_chunks]))
+    store.records.commit_articles(upserts, removed)
+    store.vectors.delete(removed)
+    log(f"re-chunked {len(upserts)} articles ({len(new_chunks)} chunks embedded with {store.config.embedder})")
+
+
+def _delete_orphan_vectors(store: IndexStore, finding: _Finding | None, rechunked: bool, keep: set[str],
+                           log: Callable[[str], None]) -> None:
+    """Delete vectors with no chunk record (recomputed after a re-chunk changed the ids), then
+    forget journaled deletes that are done."""
+    if finding is not None and not rechunked:
+        ids = [c for c in finding.data if c not in keep]
+    elif rechunked:
+        ids = sorted(store.vectors.ids() - set(store.records.chunk_ids()) - keep)
+    else:
+        ids = []
+    if ids:
         store.vectors.delete(ids)
         log(f"deleted {len(ids)} orphan vectors")
-    elif rechunk:  # the ids changed: recompute what is orphaned and what lacks a vector
-        record_ids = set(store.records.chunk_ids())
-        extra = store.vectors.ids() - record_ids
-        if extra:
-            store.vectors.delete(sorted(extra))
-            log(f"deleted {len(extra)} orphan vectors")
-    if store.records.pending_vector_deletes() and not set(store.records.pending_vector_deletes()) & store.vectors.ids():
+    pending = store.records.pending_vector_deletes()
+    if pending and not set(pending) & store.vectors.ids():
         store.records.clear_pending_vector_deletes()  # the journaled deletes are done
-    lacking = sorted(set(store.records.chunk_ids()) - store.vectors.ids()) if ("missing_vectors" in kinds or rechunk) else []
+
+
+def _embed_missing(store: IndexStore, wanted: bool, settings: Settings, log: Callable[[str], None]) -> list[str]:
+    """Embed, with the index's own embedder, the chunks that lack a vector; returns their ids."""
+    lacking = sorted(set(store.records.chunk_ids()) - store.vectors.ids()) if wanted else []
     if lacking:
         emb = _embedder_for(store, settings)
         chunks = store.records.get_chunks(lacking)
         todo = [chunks[c] for c in lacking if c in chunks]
-        for i in range(0, len(todo), 256):
-            part = todo[i : i + 256]
+        for i in range(0, len(todo), _EMBED_BATCH):
+            part = todo[i : i + _EMBED_BATCH]
             store.vectors.upsert(part, emb.embed_texts([c.indexed_text for c in part]))
         log(f"re-embedded {len(todo)} chunks that lacked a vector ({store.config.embedder})")
-    gen = store.records.generation()
-    rebuild = {f.data for f in st.findings if f.fix == "snapshot"}
-    if rechunk or "orphan_rows" in kinds or lacking:
-        rebuild |= {"bm25", "dense"}
-    with store._lock:
-        for name in ("bm25", "dense"):
-            if name in rebuild:
-                # from the records and chroma only: a dense rebuild would otherwise reuse the
-                # rows of the snapshot being replaced
-                store._derived.pop(name, None)
-                for leftover in (path / name, path / f"{name}.old", path / f"{name}.tmp"):
-                    shutil.rmtree(leftover, ignore_errors=True)
-                store._derived[name] = store._rebuild(name, gen)
-                log(f"rebuilt the {name} snapshot (generation {gen})")
-    store.refresh()  # rebuilds anything still stale and rewrites the manifest from the records
-    if "manifest" in kinds:
-        log("rewrote manifest.json from the records")
+    return lacking
 
 
-# ---- entry point ---------------------------------------------------------------------------
+# ---- entry points --------------------------------------------------------------------------
 def _open_store(path: Path, settings: Settings, repair: bool, log: Callable[[str], None]):
-    from rag.index.store import MANIFEST, IndexStore, write_json_atomic
+    """The store of the index folder ``path`` and what was done to open it; (None, problems)
+    when it cannot be opened without a repair."""
+    from rag.index.restore import set_aside
 
-    if not (path / MANIFEST).exists() and not (path / "records.sqlite3").exists():
+    if not (path / MANIFEST).exists() and not (path / RECORDS).exists():
         raise IndexMissing(f"no index at {path}")
     manifest, why = _read_manifest(path / MANIFEST)
     pre: list[str] = []
     if manifest is None:
         if not repair:
             return None, [f"manifest.json {why}: the index cannot be opened; run `rag index verify --repair`"]
-        manifest, origin = _rebuild_manifest(path, settings)
+        try:
+            manifest, origin = _rebuild_manifest(path, settings)
+        except IndexDamaged as exc:  # nothing to check an embedder against: record none unchecked
+            manifest, origin = None, f"{RECORDS} is damaged too ({exc.__cause__ or exc}), so no embedder can be checked against it"
         if manifest is None:
             raise IndexMismatch(f"{path / MANIFEST} {why} and cannot be rebuilt: {origin}")
         write_json_atomic(path / MANIFEST, manifest)
         pre.append(f"rebuilt manifest.json ({why}) from {origin}")
         log(pre[-1])
-    store = IndexStore.open(path, settings, manifest["embedder"], manifest["dim"], create=False)
+    try:
+        store = IndexStore.open(path, settings, manifest["embedder"], manifest["dim"], create=False)
+    except IndexDamaged as exc:
+        if not repair:
+            return None, [str(exc)]
+        with ingest_lock(path):  # an empty file in its place: the check then restores it
+            moved = set_aside(path / RECORDS)
+        pre.append(f"set the unreadable {RECORDS} aside as {', '.join(moved)}")
+        log(pre[-1])
+        store = IndexStore.open(path, settings, manifest["embedder"], manifest["dim"], create=False)
     return store, pre
 
 
-def verify_index(target: Any, repair: bool = False, settings: Settings | None = None,
+def _unopened_report(path: Path, problems: list[str]) -> IndexReport:
+    """The report on an index that cannot be opened: the problems, and what the records hold
+    when they can be read."""
+    from rag.index.records import Records
+
+    counts, gen = {"articles": 0, "chunks": 0}, 0
+    try:
+        records = Records(path / RECORDS)
+        try:
+            counts, gen = records.counts(), records.generation()
+        finally:
+            records.close()
+    except IndexDamaged as exc:
+        if str(exc) not in problems:
+            problems = [*problems, str(exc)]
+    return IndexReport(ok=False, articles=counts["articles"], chunks=counts["chunks"], problems=tuple(problems),
+                       index=str(path), generation=gen)
+
+
+def verify_path(path: str | Path, repair: bool = False, settings: Settings | None = None,
+                log: Callable[[str], None] | None = None) -> IndexReport:
+    """Check the index folder ``path`` and, with ``repair``, fix what can be fixed safely: a
+    lost manifest is rebuilt (checked against the stored vectors), an unreadable records file
+    set aside and rebuilt from the vector store. ``settings`` give the chroma server URL, and
+    the embedder and chunking a lost manifest is rebuilt with."""
+    path = Path(path)
+    settings = settings or Settings.load(index=str(path))
+    say = log or (lambda _msg: None)
+    store, pre = _open_store(path, settings, repair, say)
+    if store is None:  # no repair asked: report what can be read
+        return _unopened_report(path, pre)
+    try:
+        report = verify_index(store, repair=repair, settings=settings, log=log)
+    finally:
+        store.close()
+    return dataclasses.replace(report, repaired=(*pre, *report.repaired))
+
+
+def verify_index(store: IndexStore, repair: bool = False, settings: Settings | None = None,
                  log: Callable[[str], None] | None = None) -> IndexReport:
-    """Check an index (an :class:`~rag.archive.Archive`, an :class:`~rag.index.store.IndexStore`,
-    or an index folder path) and, with ``repair``, fix what can be fixed safely. ``settings``
-    are used only for a path (chroma server URL) and to rebuild a lost manifest."""
+    """Check an open index and, with ``repair``, fix what can be fixed safely. ``settings``
+    are used only by repairs that embed (for the embedder's options)."""
+    settings = settings or Settings.load(index=str(store.path))
     repaired: list[str] = []
     say = log or (lambda _msg: None)
 
@@ -416,25 +539,7 @@ def verify_index(target: Any, repair: bool = False, settings: Settings | None = 
         repaired.append(msg)
         say(msg)
 
-    store = getattr(target, "store", None) or (target if hasattr(target, "records") else None)
-    if store is None:
-        path = Path(target)
-        settings = settings or Settings.load(index=str(path))
-        store, pre = _open_store(path, settings, repair, say)
-        if store is None:  # unreadable manifest, no repair asked: report what the records hold
-            from rag.index.records import Records
-
-            records = Records(path / "records.sqlite3")
-            try:
-                counts, gen = records.counts(), records.generation()
-            finally:
-                records.close()
-            return IndexReport(ok=False, articles=counts["articles"], chunks=counts["chunks"], problems=tuple(pre),
-                               index=str(path), generation=gen)
-        repaired += pre
-    else:
-        settings = settings or getattr(target, "settings", None) or Settings.load(index=str(store.path))
-    path = store.path
+    refused: list[str] = []
     lock = ExitStack()
     try:
         lock.enter_context(store.ingest_lock())  # a still view, and no ingest under a repair
@@ -442,28 +547,29 @@ def verify_index(target: Any, repair: bool = False, settings: Settings | None = 
     except RagError:
         running = True
     with lock:
-        if running:  # a client of our own: never close the one a running ingest uses
-            from rag.index.vectors import ChromaVectors
-
-            vectors = ChromaVectors(store.config.collection, path=None if store._chroma_url else path / "chroma",
-                                    url=store._chroma_url)
-        else:
+        vectors = store.open_vectors() if running else None  # our own: never close a running ingest's
+        if not running:
             store.release_vectors()  # see what other processes wrote
-            vectors = store.vectors
         try:
-            st = _check(store, path, vectors, running)
+            st = _check(store, vectors or store.vectors, running)
             if repair and not running and any(f.fix for f in st.findings):
-                _repair(store, path, st, settings, note)
+                keep: set[str] = set()
+                if any(f.fix == "restore_records" for f in st.findings):
+                    outcome = _restore(store, st, note)
+                    keep = set(outcome.kept_vectors)
+                    refused = [outcome.refused] if outcome.refused else []
+                    st = _check(store, store.vectors, running)
+                if any(f.fix and f.fix != "restore_records" for f in st.findings):
+                    _repair(store, st, settings, note, keep)
                 store.release_vectors()
-                vectors = store.vectors
-                st = _check(store, path, vectors, running)
+                st = _check(store, store.vectors, running)
         finally:
-            if running:
+            if vectors is not None:
                 vectors.close()
             else:
                 store.release_vectors()
-    problems = tuple(f.text for f in st.findings)
+    problems = (*(f.text for f in st.findings), *refused)
     return IndexReport(
         ok=not problems, articles=st.articles, chunks=st.chunks, problems=problems,
-        repaired=tuple(repaired), index=str(path), generation=st.generation,
+        repaired=tuple(repaired), index=str(store.path), generation=st.generation,
     )

@@ -16,13 +16,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from rag.index.dense import DenseIndex
 from rag.errors import IndexMismatch, IndexMissing, RagError
@@ -30,11 +31,21 @@ from rag.index.lexical import LexicalIndex
 from rag.index.records import Records
 from rag.settings import Settings
 
+if TYPE_CHECKING:  # the vector store is imported on first use: queries do not need it
+    from rag.index.vectors import VectorStore
+
 FORMAT = 1
 MANIFEST = "manifest.json"
+DERIVED = ("bm25", "dense")  # the search-time snapshots, each in a folder of that name
+# pinned(): another process swaps bm25 before dense; wait for its second swap this often, this
+# long apart (5 s at most), then serve the last matching pair or what there is
+PIN_TRIES = 100
+PIN_WAIT_S = 0.05
+SYNC_BATCH = 500  # articles whose vector-store metadata one sync step rewrites
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Versions of newsrag and the packages that shape an index (recorded in the manifest)."""
     out = {}
     for pkg in ("newsrag", "chromadb", "llama-index-core", "sentence-transformers", "bm25s"):
         try:
@@ -52,6 +63,38 @@ def write_json_atomic(path: Path, data: Any) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def new_manifest(path: Path, settings: Settings, embedder_name: str, dim: int, collection: str | None = None) -> dict:
+    """The manifest of a new, empty index at ``path`` (its collection named after the folder
+    unless ``collection`` is given)."""
+    return {
+        "format": FORMAT,
+        "embedder": embedder_name,
+        "dim": dim,
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "collection": collection or "newsrag_" + _slug(Path(path).resolve().name),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "counts": {"articles": 0, "chunks": 0},
+        "generation": 0,
+        "versions": package_versions(),
+    }
+
+
+@contextmanager
+def ingest_lock(path: Path) -> Iterator[None]:
+    """Hold the ingest lock of the index folder ``path`` (an flock on ``ingest.lock``); a
+    second holder fails clearly."""
+    fd = os.open(Path(path) / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RagError(f"another ingest is running on {path}; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @dataclass(frozen=True)
@@ -102,18 +145,7 @@ class IndexStore:
                 )
         elif create:
             path.mkdir(parents=True, exist_ok=True)
-            manifest = {
-                "format": FORMAT,
-                "embedder": embedder_name,
-                "dim": dim,
-                "chunk_tokens": settings.chunk_tokens,
-                "chunk_overlap": settings.chunk_overlap,
-                "collection": "newsrag_" + _slug(path.resolve().name),
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "counts": {"articles": 0, "chunks": 0},
-                "generation": 0,
-                "versions": _versions(),
-            }
+            manifest = new_manifest(path, settings, embedder_name, dim)
             write_json_atomic(mpath, manifest)
         else:
             raise IndexMissing(f"no index at {path}: build one with `rag ingest PATH --index {path}`")
@@ -124,18 +156,22 @@ class IndexStore:
         return cls(path, config, settings, manifest)
 
     # ---- the store of record for vectors ---------------------------------------------
+    def open_vectors(self) -> "VectorStore":
+        """A new connection to this index's vector store (embedded in ``<index>/chroma`` or
+        on the configured chroma server; see ``rag.index.vectors``), which the caller closes;
+        :attr:`vectors` is the shared one."""
+        from rag.index.vectors import open_vector_store
+
+        return open_vector_store(
+            self.config.collection, path=None if self._chroma_url else self.path / "chroma", url=self._chroma_url
+        )
+
     @property
-    def vectors(self):
-        """The chroma adapter (imported and connected on first use: queries do not need it)."""
+    def vectors(self) -> "VectorStore":
+        """The vector store (imported and connected on first use: queries do not need it)."""
         with self._lock:
             if self._vectors is None:
-                from rag.index.vectors import ChromaVectors
-
-                self._vectors = ChromaVectors(
-                    self.config.collection,
-                    path=None if self._chroma_url else self.path / "chroma",
-                    url=self._chroma_url,
-                )
+                self._vectors = self.open_vectors()
             return self._vectors
 
     def release_vectors(self) -> None:
@@ -150,18 +186,9 @@ class IndexStore:
                     self._vectors = None
 
     # ---- ingest lock -------------------------------------------------------------------
-    @contextmanager
     def ingest_lock(self):
         """Held for the whole of an ingest; a second concurrent ingest fails clearly."""
-        fd = os.open(self.path / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RagError(f"another ingest is running on {self.path}; wait for it to finish") from None
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        return ingest_lock(self.path)
 
     def ingest_running(self) -> bool:
         """True while some process (this one included) holds the ingest lock."""
@@ -195,7 +222,7 @@ class IndexStore:
         if getattr(self._pinned, "pair", None) is not None:  # nested: keep the outer pair
             yield
             return
-        for _ in range(100):
+        for _ in range(PIN_TRIES):
             with self._lock:
                 pair = (self._snapshot("bm25"), self._snapshot("dense"))
                 if pair[0].generation == pair[1].generation:
@@ -206,7 +233,7 @@ class IndexStore:
                 if self._pair is not None:
                     pair = self._pair
                     break
-            time.sleep(0.05)
+            time.sleep(PIN_WAIT_S)
         self._pinned.pair = pair
         try:
             yield
@@ -285,13 +312,59 @@ class IndexStore:
             pass  # read-only index folder: serve it from memory
         return built
 
-    def refresh(self, added_vectors: Mapping[str, Any] | None = None) -> None:
-        """Rebuild the derived indexes after an ingest (caller holds the ingest lock) and
-        write the manifest. ``added_vectors`` ({chunk id: vector}, what the ingest wrote to
-        chroma) spares the dense rebuild reading them back."""
+    def rebuild_derived(self, names: Iterable[str]) -> int:
+        """Rebuild the named snapshots (of :data:`DERIVED`) from the records and the vector
+        store only, their folders and leftovers removed first (a dense rebuild would otherwise
+        reuse rows of the snapshot being replaced); returns the generation they are at."""
+        names = set(names)
         with self._lock:
             gen = self.records.generation()
-            for name in ("bm25", "dense"):
+            for name in DERIVED:
+                if name in names:
+                    self._derived.pop(name, None)
+                    for leftover in (self.path / name, self.path / f"{name}.old", self.path / f"{name}.tmp"):
+                        shutil.rmtree(leftover, ignore_errors=True)
+                    self._derived[name] = self._rebuild(name, gen)
+        return gen
+
+    def reopen_records(self) -> None:
+        """Drop the records connection and open ``records.sqlite3`` again (after it was
+        replaced on disk: ``rag index verify --repair`` restoring it)."""
+        with self._lock:
+            self.records.close()
+            self.records = Records(self.path / "records.sqlite3")
+            self._derived.clear()
+            self._signatures.clear()
+            self._pair = None
+
+    def sync_vector_metadata(self) -> int:
+        """Rewrite, from the records, the metadata the vector store keeps of every article a
+        commit changed since the last sync (``rag.index.chunkmeta``: what lets ``rag index
+        verify --repair`` rebuild lost records from the vector store); the caller holds the
+        ingest lock. Returns the number of articles synced."""
+        from rag.index.chunkmeta import chunk_metadata
+
+        done = 0
+        while True:
+            todo = self.records.vector_metadata_todo(limit=SYNC_BATCH)
+            if not todo:
+                return done
+            metadata: dict[str, dict[str, Any]] = {}
+            for stored in self.records.stored_articles(todo):
+                metadata.update(chunk_metadata(stored.article, stored.content_hash, stored.chunks))
+            if metadata:
+                self.vectors.update_metadata(metadata)
+            self.records.clear_vector_metadata_todo(todo)
+            done += len(todo)
+
+    def refresh(self, added_vectors: Mapping[str, Any] | None = None) -> None:
+        """Rebuild the derived indexes after an ingest (caller holds the ingest lock), write
+        the manifest and bring the vector store's article metadata up to date.
+        ``added_vectors`` ({chunk id: vector}, what the ingest wrote to chroma) spares the
+        dense rebuild reading them back."""
+        with self._lock:
+            gen = self.records.generation()
+            for name in DERIVED:
                 current = self._derived.get(name) or self._load(name)
                 if current is None or current.generation != gen:
                     current = self._rebuild(name, gen, added_vectors if name == "dense" else None)
@@ -301,9 +374,10 @@ class IndexStore:
             counts=self.records.counts(),
             generation=self.records.generation(),
             updated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            versions=_versions(),
+            versions=package_versions(),
         )
         write_json_atomic(self.path / MANIFEST, self.manifest)
+        self.sync_vector_metadata()
 
     def close(self) -> None:
         """Release this thread's database connection."""

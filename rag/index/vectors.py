@@ -1,13 +1,18 @@
-"""The dense store: chromadb (embedded PersistentClient, or a ``chroma run`` server) through
-llama-index's ChromaVectorStore. This adapter is the only module that touches chroma or
-llama-index vector-store types; it speaks chunk ids, numpy vectors and plain filters.
+"""The vector store: chunk vectors with the metadata filters need and, since it is the one
+copy besides the SQLite records, each article's whole record (``rag.index.chunkmeta``).
+
+:class:`VectorStore` is what the rest of newsrag asks of it; :func:`open_vector_store` is the
+one place that picks an implementation. Today that is chroma (embedded ``PersistentClient``,
+or a ``chroma run`` server) in :class:`ChromaVectors`, records written in llama-index's node
+format: this module is the only one that touches chroma or llama-index vector-store types.
+Another store means another class here and another branch in the factory.
 """
 from __future__ import annotations
 
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -18,6 +23,50 @@ from rag.types import Chunk
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 NO_DATE = -1  # chroma metadata cannot be null: undated chunks carry this timestamp
+# rows per chroma get/upsert/update/delete call: well under chroma's maximum batch size
+# (``client.get_max_batch_size()``, 5461 on this chroma), so no call is ever refused for size
+CHROMA_BATCH = 5000
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Chunk vectors by chunk id, with per-chunk metadata. Writers hold the index's ingest
+    lock; :meth:`close` releases the connection (an embedded store caches state per process)."""
+
+    def count(self) -> int:
+        """Number of vectors stored."""
+
+    def ids(self) -> set[str]:
+        """Every stored chunk id."""
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (missing ids left out)."""
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Store chunk vectors with the metadata filters need; re-adding an id replaces it."""
+
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, Any]]) -> None:
+        """Add or replace metadata keys of stored chunks ({chunk id: {key: str or int}});
+        ids not stored are ignored, keys not given are kept."""
+
+    def entries(self) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """(chunk id, metadata, indexed text) of every stored chunk."""
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove vectors by chunk id (unknown ids are ignored)."""
+
+    def close(self) -> None:
+        """Release the connection (reopened by the next :func:`open_vector_store`)."""
+
+
+def open_vector_store(collection: str, path: Path | None = None, url: str | None = None) -> VectorStore:
+    """The vector store of one index: the chroma server at ``url`` when one is given, else
+    the embedded chroma folder ``path``. Raises ``BackendUnavailable`` when it cannot be used."""
+    if url:
+        return ChromaVectors(collection, url=url)
+    if path is None:
+        raise ValueError("open_vector_store needs a folder or a server URL")
+    return ChromaVectors(collection, path=path)
 
 
 def timestamp(value: datetime | None) -> int:
@@ -39,12 +88,11 @@ def collection_names(path: Path) -> list[str]:
 
 
 class ChromaVectors:
-    """Chunk vectors in one chroma collection (cosine space)."""
+    """Chunk vectors in one chroma collection (cosine space): a :class:`VectorStore`."""
 
     def __init__(self, collection: str, path: Path | None = None, url: str | None = None):
         import chromadb
         from chromadb.config import Settings as ChromaSettings
-        from llama_index.vector_stores.chroma import ChromaVectorStore
 
         cfg = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         try:
@@ -69,7 +117,6 @@ class ChromaVectors:
         except Exception as exc:  # chroma raises many kinds; the user needs one line
             where = url or str(path)
             raise BackendUnavailable(f"chroma store at {where} unavailable: {exc}") from exc
-        self._store = ChromaVectorStore(chroma_collection=self._collection)
 
     def close(self) -> None:
         """Release the client. An embedded chroma keeps its index in memory per process: a
@@ -81,23 +128,35 @@ class ChromaVectors:
 
     @property
     def collection(self):
-        """The chroma collection (llama-index's ``ChromaVectorStore`` reads it as it is)."""
+        """The chroma collection (llama-index's ``ChromaVectorStore`` reads it as it is;
+        ``rag bench`` times that pipeline against ours). Not part of :class:`VectorStore`."""
         return self._collection
 
     def count(self) -> int:
         """Number of vectors stored."""
         return self._collection.count()
 
+    def _pages(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        """``collection.get`` over the whole collection, ``CHROMA_BATCH`` rows at a time."""
+        offset = 0
+        while True:
+            got = self._collection.get(include=include, limit=CHROMA_BATCH, offset=offset)
+            yield got
+            if len(got["ids"]) < CHROMA_BATCH:
+                return
+            offset += CHROMA_BATCH
+
     def ids(self) -> set[str]:
         """Every stored chunk id."""
         out: set[str] = set()
-        offset, page = 0, 5000
-        while True:
-            got = self._collection.get(include=[], limit=page, offset=offset)["ids"]
-            out.update(got)
-            if len(got) < page:
-                return out
-            offset += page
+        for page in self._pages([]):
+            out.update(page["ids"])
+        return out
+
+    def entries(self) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """(chunk id, metadata, indexed text) of every stored chunk."""
+        for page in self._pages(["metadatas", "documents"]):
+            yield from zip(page["ids"], (dict(m or {}) for m in page["metadatas"]), (d or "" for d in page["documents"]))
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id (missing ids left out)."""
@@ -137,50 +196,22 @@ class ChromaVectors:
             ids.append(ch.id)
             documents.append(text)
         vecs = np.asarray(vectors, dtype=np.float32)
-        step = 5000  # well under chroma's maximum batch size
-        for i in range(0, len(ids), step):
+        for i in range(0, len(ids), CHROMA_BATCH):
             self._collection.upsert(
-                ids=ids[i : i + step], embeddings=vecs[i : i + step],
-                metadatas=metadatas[i : i + step], documents=documents[i : i + step],
+                ids=ids[i : i + CHROMA_BATCH], embeddings=vecs[i : i + CHROMA_BATCH],
+                metadatas=metadatas[i : i + CHROMA_BATCH], documents=documents[i : i + CHROMA_BATCH],
             )
+
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, Any]]) -> None:
+        """Add or replace metadata keys of stored chunks (chroma merges them into what each
+        chunk has; unknown ids are ignored)."""
+        ids = list(metadata)
+        for i in range(0, len(ids), CHROMA_BATCH):
+            part = ids[i : i + CHROMA_BATCH]
+            self._collection.update(ids=part, metadatas=[dict(metadata[c]) for c in part])
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by chunk id (unknown ids are ignored)."""
         ids = list(ids)
-        for i in range(0, len(ids), 5000):
-            self._store.delete_nodes(node_ids=ids[i : i + 5000])
-
-    def query(
-        self,
-        vector: np.ndarray,
-        k: int,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        outlets: Sequence[str] | None = None,
-    ) -> list[tuple[str, float]]:
-        """Top-``k`` (chunk id, cosine similarity), optionally within a date range and outlets."""
-        from llama_index.core.vector_stores.types import (
-            FilterOperator,
-            MetadataFilter,
-            MetadataFilters,
-            VectorStoreQuery,
-        )
-
-        conds = []
-        if since is not None or until is not None:
-            conds.append(MetadataFilter(key="published_ts", value=max(timestamp(since), 0), operator=FilterOperator.GTE))
-        if until is not None:
-            conds.append(MetadataFilter(key="published_ts", value=timestamp(until), operator=FilterOperator.LTE))
-        if outlets:
-            conds.append(MetadataFilter(key="outlet", value=list(outlets), operator=FilterOperator.IN))
-        q = VectorStoreQuery(
-            query_embedding=vector.tolist(),
-            similarity_top_k=max(1, min(k, self.count() or 1)),
-            filters=MetadataFilters(filters=conds) if conds else None,
-        )
-        if self.count() == 0:
-            return []
-        res = self._store.query(q)
-        # chroma reports cosine distance d; llama-index turns it into exp(-d). Undo that.
-        sims = [1.0 - float(-np.log(s)) if s and s > 0 else 0.0 for s in (res.similarities or [])]
-        return list(zip(res.ids or [], sims))
+        for i in range(0, len(ids), CHROMA_BATCH):
+            self._collection.delete(ids=ids[i : i + CHROMA_BATCH])
