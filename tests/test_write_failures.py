@@ -129,6 +129,33 @@ def test_rag_ingest_on_a_full_disk_prints_one_line(tmp_path, corpus_dir, monkeyp
                       "nothing was committed in this run; free space and re-run `rag ingest`")
 
 
+def test_the_vectors_location_is_the_embedded_chroma_folder(hash_settings, corpus_dir):
+    a = Archive.create(settings=hash_settings)
+    a.ingest([corpus_dir])
+    assert a.store.vectors_location == str(a.path / "chroma")
+    assert (a.path / "chroma").is_dir() and any((a.path / "chroma").iterdir()), "chroma wrote there"
+
+
+def test_a_full_chroma_server_is_named_by_its_url(hash_settings, corpus_dir, tmp_path, monkeypatch):
+    """With a chroma server the vectors are not under the index folder: the message names the server."""
+    url = "http://127.0.0.1:8765"
+    full = _fails_on(1, OSError(errno.ENOSPC, "No space left on device"))
+
+    class FullServer(full):  # the server's disk, played by an embedded store outside the index
+        def __init__(self, collection, path=None, url=None):
+            assert url is not None and path is None, "a server store is opened by URL"
+            super().__init__(collection, path=tmp_path / "server")
+
+    monkeypatch.setattr(vectors_mod, "ChromaVectors", FullServer)
+    a = Archive.create(settings=hash_settings.with_(chroma_url=url))
+    assert a.store.vectors_location == url
+    with pytest.raises(StorageFull) as caught:
+        a.ingest([corpus_dir])
+    assert str(caught.value) == (f"no space left on device while writing {url}; nothing was committed in this run; "
+                                 "free space and re-run `rag ingest`")
+    assert not (a.path / "chroma").exists()
+
+
 def test_what_counts_as_a_full_disk():
     from chromadb.errors import InternalError
 

@@ -26,16 +26,14 @@ everything else is checked against them:
 * ``ingest.lock``: an flock, so it cannot outlive its process; if some process holds it an
   ingest is running, the report says so and ``repair`` refuses to run.
 
-``verify_index(store)`` checks an open :class:`~rag.index.store.IndexStore`, ``verify_path(path)``
-an index folder (one whose manifest or records cannot be opened too); both return an
-:class:`IndexReport`. With ``repair`` the checks run again after the repairs and ``problems``
-lists what is still wrong.
+The checks are here, the repairs in :mod:`rag.index.repair`. ``verify_index(store)`` checks
+an open :class:`~rag.index.store.IndexStore`, ``verify_path(path)`` an index folder (one
+whose manifest or records cannot be opened too); both return an :class:`IndexReport`. With
+``repair`` the checks run again after the repairs and ``problems`` lists what is still wrong.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,14 +42,13 @@ from typing import Any, Callable
 import numpy as np
 
 from rag.errors import IndexDamaged, IndexMismatch, IndexMissing, RagError
-from rag.index.store import DERIVED, MANIFEST, IndexStore, ingest_lock, new_manifest, write_json_atomic
+from rag.index.repair import apply_repairs, rebuild_manifest, restore_from_vectors
+from rag.index.store import MANIFEST, RECORDS, IndexStore, ingest_lock, read_manifest, write_json_atomic
 from rag.settings import Settings
 
+# what an interrupted write leaves in the index folder (each is removed by a repair)
 _LEFTOVERS = ("bm25.tmp", "bm25.old", "dense.tmp", "dense.old", "manifest.json.tmp")
-_REQUIRED = ("format", "embedder", "dim", "chunk_tokens", "chunk_overlap", "collection")
-_SAMPLE = 32  # dense rows compared with chroma per check
-_EMBED_BATCH = 256  # chunks re-embedded per call when vectors are missing
-RECORDS = "records.sqlite3"
+_SAMPLE = 32  # dense rows compared with chroma per check: catches a stale snapshot, stays fast
 
 
 @dataclass(frozen=True)
@@ -76,8 +73,11 @@ class IndexReport:
         }
 
 
-@dataclass
-class _Finding:
+@dataclass(frozen=True)
+class Finding:
+    """One problem a check found: its text, the kind of repair it asks for, and that
+    repair's data (ids, a path, a snapshot name)."""
+
     text: str
     fix: str | None = None  # kind of repair, None when it cannot be repaired here
     data: Any = None
@@ -85,99 +85,13 @@ class _Finding:
 
 @dataclass
 class _State:
-    findings: list[_Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     articles: int = 0
     chunks: int = 0
     generation: int = 0
 
     def add(self, text: str, fix: str | None = None, data: Any = None) -> None:
-        self.findings.append(_Finding(text, fix, data))
-
-
-def _embedder_kind(name: str) -> str | None:
-    from rag.index.embedding import HASH_NAME, MINILM_NAME
-
-    return {HASH_NAME: "hash", MINILM_NAME: "minilm"}.get(name)
-
-
-def _read_manifest(path: Path) -> tuple[dict | None, str | None]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, "missing"
-    except (OSError, ValueError) as exc:
-        return None, f"unreadable ({exc})"
-    if not isinstance(data, dict):
-        return None, "not a JSON object"
-    missing = [k for k in _REQUIRED if k not in data]
-    if missing:
-        return None, f"incomplete (no {', '.join(missing)})"
-    return data, None
-
-
-# ---- manifest reconstruction -------------------------------------------------------------
-def _chroma_collections(path: Path) -> list[str]:
-    """The collections in the index's embedded chroma folder (through the chroma adapter)."""
-    from rag.index.vectors import collection_names
-
-    return collection_names(path / "chroma")
-
-
-def _rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]:
-    """A manifest for an index whose manifest.json is lost: from an intact .tmp, else from
-    ``settings``, accepted only if its embedder reproduces stored vectors."""
-    from rag.index.embedding import make_embedder
-
-    tmp, _ = _read_manifest(path / "manifest.json.tmp")
-    if tmp is not None:
-        cand, origin = tmp, "manifest.json.tmp"
-    else:
-        emb = make_embedder(settings)
-        names = _chroma_collections(path) if (path / "chroma").is_dir() else []
-        if len(names) > 1:
-            return None, f"chroma holds {len(names)} collections ({', '.join(names)}); cannot tell which is this index's"
-        cand = new_manifest(path, settings, emb.name, emb.dim, collection=names[0] if names else None)
-        cand["created_at"] = None
-        origin = f"settings (embedder {settings.embedder})"
-    # Check the embedder against stored vectors before recording it.
-    from rag.index.records import Records
-    from rag.index.vectors import open_vector_store
-
-    kind = _embedder_kind(cand["embedder"])
-    if kind is None:
-        return None, f"unknown embedder {cand['embedder']!r} in {origin}"
-    records = Records(path / RECORDS)
-    try:
-        ids = records.chunk_ids()[:3]
-        if ids:
-            store = open_vector_store(cand["collection"], path=path / "chroma", url=settings.chroma_url)
-            try:
-                vecs = store.get_vectors(ids)
-            finally:
-                store.close()
-            chunks = records.get_chunks(list(vecs))
-            if not vecs:
-                return None, "no stored vectors to check an embedder against"
-            emb = make_embedder(settings.with_(embedder=kind))
-            got = emb.embed_texts([chunks[c].indexed_text for c in vecs])
-            want = np.stack([vecs[c] for c in vecs])
-            if got.shape != want.shape or float(np.min(np.sum(got * want, axis=1))) < 0.99:
-                return None, f"the embedder from {origin} ({cand['embedder']}) does not reproduce the stored vectors"
-        chunk_ok = True
-        if ids:
-            from rag.ingest.chunking import chunk_article
-
-            art_id = records.get_chunks(ids[:1])[ids[0]].article_id
-            art = records.get_article(art_id)
-            state = records.article_state(art_id)
-            if art is not None and state is not None:
-                got_ids = [c.id for c in chunk_article(art, cand["chunk_tokens"], cand["chunk_overlap"])]
-                chunk_ok = got_ids == state[1]
-        if not chunk_ok:
-            return None, f"the chunking from {origin} ({cand['chunk_tokens']}/{cand['chunk_overlap']}) does not reproduce the stored chunks"
-    finally:
-        records.close()
-    return cand, origin
+        self.findings.append(Finding(text, fix, data))
 
 
 # ---- checks --------------------------------------------------------------------------------
@@ -222,7 +136,7 @@ def _check_records_file(records, st: _State) -> None:
 def _check_manifest(path: Path, st: _State) -> None:
     """The manifest is readable and complete, and its counts and generation are the records'."""
     counts = {"articles": st.articles, "chunks": st.chunks}
-    m, why = _read_manifest(path / MANIFEST)
+    m, why = read_manifest(path / MANIFEST)
     if m is None:
         st.add(f"manifest.json {why}", "manifest")
     elif m.get("counts") != counts:
@@ -330,130 +244,6 @@ def _note_running(st: _State, running: bool) -> _State:
     return st
 
 
-# ---- repairs -------------------------------------------------------------------------------
-def _embedder_for(store: IndexStore, settings: Settings):
-    from rag.index.embedding import make_embedder
-
-    kind = _embedder_kind(store.config.embedder)
-    if kind is None:
-        raise RagError(f"cannot re-embed: unknown embedder {store.config.embedder!r}")
-    return make_embedder(settings.with_(embedder=kind))
-
-
-def _restore(store: IndexStore, st: _State, log: Callable[[str], None]):
-    """Rebuild the records from the vector store; returns what :func:`restore_records` did
-    (``kept_vectors``: chunks of articles it could not rebuild, not to be deleted as orphans;
-    ``refused``: why it changed nothing)."""
-    from rag.index.restore import restore_records
-
-    kinds = {f.data for f in st.findings if f.fix == "restore_records"}
-    outcome = restore_records(store, lossy_ok=bool(kinds & {"unreadable", "empty"}))
-    if outcome.refused is None:
-        for line in outcome.lines():
-            log(line)
-        gen = store.rebuild_derived(DERIVED)  # the old snapshots may match the new generation by chance
-        store.refresh()
-        log(f"rebuilt the {' and '.join(DERIVED)} snapshots (generation {gen}) and manifest.json")
-    return outcome
-
-
-def _repair(store: IndexStore, st: _State, settings: Settings, log: Callable[[str], None], keep: set[str] = frozenset()) -> None:
-    """Every repair the findings ask for except a restore (:func:`_restore` runs first);
-    vectors in ``keep`` are not deleted as orphans."""
-    _remove_leftovers(st, log)
-    kinds = {f.fix: f for f in st.findings if f.fix}
-    if "orphan_rows" in kinds:
-        ids = kinds["orphan_rows"].data
-        store.records.commit_articles([], ids)
-        store.vectors.delete(ids)
-        log(f"deleted {len(ids)} chunk rows without an article (and their vectors)")
-    rechunk = sorted({a for f in st.findings if f.fix == "rechunk" for a in f.data})
-    if rechunk:
-        _rechunk(store, rechunk, settings, log)
-    _delete_orphan_vectors(store, kinds.get("orphan_vectors"), bool(rechunk), keep, log)
-    lacking = _embed_missing(store, "missing_vectors" in kinds or bool(rechunk), settings, log)
-    rebuild = {f.data for f in st.findings if f.fix == "snapshot"}
-    if rechunk or "orphan_rows" in kinds or lacking:
-        rebuild |= set(DERIVED)
-    if rebuild:
-        gen = store.rebuild_derived(rebuild)
-        for name in DERIVED:
-            if name in rebuild:
-                log(f"rebuilt the {name} snapshot (generation {gen})")
-    store.refresh()  # rebuilds anything still stale and rewrites the manifest from the records
-    if "manifest" in kinds:
-        log("rewrote manifest.json from the records")
-
-
-def _remove_leftovers(st: _State, log: Callable[[str], None]) -> None:
-    for f in st.findings:
-        if f.fix == "leftover":
-            p: Path = f.data
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
-            log(f"removed {p.name}")
-
-
-def _rechunk(store: IndexStore, article_ids: list[str], settings: Settings, log: Callable[[str], None]) -> None:
-    """Chunk and embed these articles again from their bodies."""
-    from rag.ingest.chunking import chunk_article
-    from rag.ingest.ids import body_hash
-    from rag.ingest.pipeline import article_hash
-
-    emb = _embedder_for(store, settings)
-    cfg = store.config
-    upserts, removed, new_chunks = [], [], []
-    for aid in article_ids:
-        art = store.records.get_article(aid)
-        state = store.records.article_state(aid)
-        if art is None:
-            continue
-        chunks = chunk_article(art, cfg.chunk_tokens, cfg.chunk_overlap)
-        old = set(state[1]) if state else set()
-        upserts.append((art, article_hash(art), body_hash(art.body), chunks))
-        removed.extend(sorted(old - {c.id for c in chunks}))
-        new_chunks.extend(chunks)
-    if new_chunks:
-        store.vectors.upsert(new_chunks, emb.embed_texts([c.indexed_text for c in new_chunks]))
-    store.records.commit_articles(upserts, removed)
-    store.vectors.delete(removed)
-    log(f"re-chunked {len(upserts)} articles ({len(new_chunks)} chunks embedded with {store.config.embedder})")
-
-
-def _delete_orphan_vectors(store: IndexStore, finding: _Finding | None, rechunked: bool, keep: set[str],
-                           log: Callable[[str], None]) -> None:
-    """Delete vectors with no chunk record (recomputed after a re-chunk changed the ids), then
-    forget journaled deletes that are done."""
-    if finding is not None and not rechunked:
-        ids = [c for c in finding.data if c not in keep]
-    elif rechunked:
-        ids = sorted(store.vectors.ids() - set(store.records.chunk_ids()) - keep)
-    else:
-        ids = []
-    if ids:
-        store.vectors.delete(ids)
-        log(f"deleted {len(ids)} orphan vectors")
-    pending = store.records.pending_vector_deletes()
-    if pending and not set(pending) & store.vectors.ids():
-        store.records.clear_pending_vector_deletes()  # the journaled deletes are done
-
-
-def _embed_missing(store: IndexStore, wanted: bool, settings: Settings, log: Callable[[str], None]) -> list[str]:
-    """Embed, with the index's own embedder, the chunks that lack a vector; returns their ids."""
-    lacking = sorted(set(store.records.chunk_ids()) - store.vectors.ids()) if wanted else []
-    if lacking:
-        emb = _embedder_for(store, settings)
-        chunks = store.records.get_chunks(lacking)
-        todo = [chunks[c] for c in lacking if c in chunks]
-        for i in range(0, len(todo), _EMBED_BATCH):
-            part = todo[i : i + _EMBED_BATCH]
-            store.vectors.upsert(part, emb.embed_texts([c.indexed_text for c in part]))
-        log(f"re-embedded {len(todo)} chunks that lacked a vector ({store.config.embedder})")
-    return lacking
-
-
 # ---- entry points --------------------------------------------------------------------------
 def _open_store(path: Path, settings: Settings, repair: bool, log: Callable[[str], None]):
     """The store of the index folder ``path`` and what was done to open it; (None, problems)
@@ -462,13 +252,13 @@ def _open_store(path: Path, settings: Settings, repair: bool, log: Callable[[str
 
     if not (path / MANIFEST).exists() and not (path / RECORDS).exists():
         raise IndexMissing(f"no index at {path}")
-    manifest, why = _read_manifest(path / MANIFEST)
+    manifest, why = read_manifest(path / MANIFEST)
     pre: list[str] = []
     if manifest is None:
         if not repair:
             return None, [f"manifest.json {why}: the index cannot be opened; run `rag index verify --repair`"]
         try:
-            manifest, origin = _rebuild_manifest(path, settings)
+            manifest, origin = rebuild_manifest(path, settings)
         except IndexDamaged as exc:  # nothing to check an embedder against: record none unchecked
             manifest, origin = None, f"{RECORDS} is damaged too ({exc.__cause__ or exc}), so no embedder can be checked against it"
         if manifest is None:
@@ -555,12 +345,12 @@ def verify_index(store: IndexStore, repair: bool = False, settings: Settings | N
             if repair and not running and any(f.fix for f in st.findings):
                 keep: set[str] = set()
                 if any(f.fix == "restore_records" for f in st.findings):
-                    outcome = _restore(store, st, note)
+                    outcome = restore_from_vectors(store, st.findings, note)
                     keep = set(outcome.kept_vectors)
                     refused = [outcome.refused] if outcome.refused else []
                     st = _check(store, store.vectors, running)
                 if any(f.fix and f.fix != "restore_records" for f in st.findings):
-                    _repair(store, st, settings, note, keep)
+                    apply_repairs(store, st.findings, settings, note, keep)
                 store.release_vectors()
                 st = _check(store, store.vectors, running)
         finally:

@@ -36,6 +36,10 @@ if TYPE_CHECKING:  # the vector store is imported on first use: queries do not n
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+RECORDS = "records.sqlite3"  # the SQLite store of record, in the index folder
+CHROMA = "chroma"  # the embedded vector store's folder, in the index folder (unused with a server)
+# manifest keys an index cannot be opened without (the rest are informative)
+MANIFEST_REQUIRED = ("format", "embedder", "dim", "chunk_tokens", "chunk_overlap", "collection")
 DERIVED = ("bm25", "dense")  # the search-time snapshots, each in a folder of that name
 # pinned(): another process swaps bm25 before dense; wait for its second swap this often, this
 # long apart (5 s at most), then serve the last matching pair or what there is
@@ -82,6 +86,23 @@ def new_manifest(path: Path, settings: Settings, embedder_name: str, dim: int, c
     }
 
 
+def read_manifest(path: Path) -> tuple[dict | None, str | None]:
+    """The manifest at ``path`` and None, or None and why it cannot be used (missing,
+    unreadable, not an object, lacking a required key)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "missing"
+    except (OSError, ValueError) as exc:
+        return None, f"unreadable ({exc})"
+    if not isinstance(data, dict):
+        return None, "not a JSON object"
+    missing = [k for k in MANIFEST_REQUIRED if k not in data]
+    if missing:
+        return None, f"incomplete (no {', '.join(missing)})"
+    return data, None
+
+
 @contextmanager
 def ingest_lock(path: Path) -> Iterator[None]:
     """Hold the ingest lock of the index folder ``path`` (an flock on ``ingest.lock``); a
@@ -115,7 +136,7 @@ class IndexStore:
         self.path = path
         self.config = config
         self.manifest = manifest
-        self.records = Records(path / "records.sqlite3")
+        self.records = Records(path / RECORDS)
         self._chroma_url = settings.chroma_url
         self._vectors = None
         self._derived: dict[str, Any] = {}
@@ -163,8 +184,14 @@ class IndexStore:
         from rag.index.vectors import open_vector_store
 
         return open_vector_store(
-            self.config.collection, path=None if self._chroma_url else self.path / "chroma", url=self._chroma_url
+            self.config.collection, path=None if self._chroma_url else self.path / CHROMA, url=self._chroma_url
         )
+
+    @property
+    def vectors_location(self) -> str:
+        """Where the vectors are written: the chroma server's URL when one is configured,
+        else the embedded store's folder (what a write-failure message names)."""
+        return self._chroma_url or str(self.path / CHROMA)
 
     @property
     def vectors(self) -> "VectorStore":
@@ -332,7 +359,7 @@ class IndexStore:
         replaced on disk: ``rag index verify --repair`` restoring it)."""
         with self._lock:
             self.records.close()
-            self.records = Records(self.path / "records.sqlite3")
+            self.records = Records(self.path / RECORDS)
             self._derived.clear()
             self._signatures.clear()
             self._pair = None

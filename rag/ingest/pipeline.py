@@ -267,7 +267,7 @@ class _Run:
             raise err from exc
 
     def _vectors_folder(self) -> str:
-        return str(self.store.path / "chroma")  # embedded chroma's folder (a chroma server is not told apart yet)
+        return self.store.vectors_location  # chroma's folder, or the chroma server's URL
 
     def _records_file(self) -> str:
         return str(self.store.path / "records.sqlite3")
