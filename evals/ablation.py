@@ -1,7 +1,10 @@
 """Ablation of the news-grade retrieval techniques, measured in one run on one index.
 
-    python -m evals.ablation --index index/multihop \\
+    python -m evals.ablation --corpus ../shared/datasets/multihop-rag/corpus.json \\
         --dataset ../shared/datasets/multihop-rag/queries-dev.json [--out runs/ablation] [--cv]
+
+The corpus is ingested into the same cached ``index/eval-<hash>`` that ``rag eval --corpus``
+uses (``--index`` names another, already built index instead).
 
 Rows: the reference retrievers (BM25 alone, MiniLM alone, equal-weight RRF, the plain hybrid
 score fusion), the full pipeline, the full pipeline with each technique switched off, and
@@ -10,7 +13,7 @@ the configurations interleaved question by question so that machine load falls o
 alike; search p50/p95 latency is per row. Retrieval follows the MultiHop-RAG rule
 (``evals.metrics``, null queries dropped, top 10). ``--cv`` adds the rerank's k-fold
 cross-validated figures (the packaged model was fitted on this split, so its in-sample row is
-optimistic). Writes ``ablation.md`` and ``ablation.json`` to ``--out``; also reports the
+optimistic; needs the ``train`` extra). Writes ``ablation.md`` and ``ablation.json`` to ``--out``; also reports the
 syndication clusters of the index's articles (computed on a copy of its records: the index is
 not modified).
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from evals import metrics as M
+from evals.train_rerank import CORPUS, DEV
 
 OFF = dict(query_outlets=False, query_dates=False, subqueries=False, rerank=False)
 
@@ -71,13 +75,15 @@ def cluster_stats(index: Path) -> dict:
     return stats
 
 
-def run(index: str, dataset: str, limit: int | None = None, cv: bool = False, log=print) -> dict:
-    from rag.archive import Archive
+def run(corpus: str, dataset: str, limit: int | None = None, cv: bool = False, log=print,
+        index: str | None = None) -> dict:
+    """Every row on every question (with evidence) of ``dataset`` over the index of ``corpus``."""
+    from evals.train_rerank import eval_index
     from rag.retrieve.retriever import Retriever
-    from rag.settings import Settings
 
-    base = Settings.load(env={})
-    archive = Archive.open(index, base)
+    archive = eval_index(corpus, dataset, index)
+    base = archive.settings
+    index = str(archive.path)
     qs = [q for q in json.loads(Path(dataset).read_text(encoding="utf-8")) if q.get("evidence_list")][:limit]
     # Every row pays for its own question vector, as a search of a new question does: the
     # embedder's question cache would otherwise hand the first row's vector to all later rows
@@ -116,7 +122,7 @@ def run(index: str, dataset: str, limit: int | None = None, cv: bool = False, lo
     if cv:
         from evals.train_rerank import collect, cross_validate
 
-        items = collect(index, dataset, limit=limit)
+        items = collect(archive, dataset, limit=limit)
         out["rerank_cv"] = {k: round(v, 3) for k, v in cross_validate(items).items()}
     out["syndication"] = cluster_stats(Path(index))
     return out
@@ -150,13 +156,14 @@ def markdown(res: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--index", default="index/multihop")
-    p.add_argument("--dataset", default="../shared/datasets/multihop-rag/queries-dev.json")
+    p.add_argument("--corpus", default=CORPUS)
+    p.add_argument("--dataset", default=DEV)
+    p.add_argument("--index", help="an already built index of the corpus (default: index/eval-<hash>)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--limit", type=int)
-    p.add_argument("--cv", action="store_true", help="also cross-validate the rerank (needs scikit-learn)")
+    p.add_argument("--cv", action="store_true", help="also cross-validate the rerank (needs the train extra)")
     args = p.parse_args(argv)
-    res = run(args.index, args.dataset, args.limit, args.cv)
+    res = run(args.corpus, args.dataset, args.limit, args.cv, index=args.index)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(res, indent=2), encoding="utf-8")

@@ -47,14 +47,14 @@ class Settings:
     dense_weight: float = 0.3  # weight of the cosine in first-stage fusion
     lexical_weight: float = 1.0  # weight of the normalised BM25 score in first-stage fusion
     rrf_k: int = 60  # the k of reciprocal-rank fusion (fusion = "rrf")
-    # news-grade retrieval (rag/retrieve/query.py, rag/retrieve/rerank.py, rag/retrieve/diversify.py, rag/retrieve/syndication.py;
+    # news-grade retrieval (rag/retrieve/query.py, rag/retrieve/features.py, rag/retrieve/diversify.py, rag/retrieve/syndication.py;
     # README has the ablation of each on the MultiHop-RAG dev split)
     query_outlets: bool = True  # outlets named in the question -> boosts and per-outlet sub-queries
     query_dates: bool = True  # dates/recency in the question (relative to the archive's dates)
     subqueries: bool = True  # split multi-part questions into filtered sub-queries
     sub_candidates: int = 45  # BM25 candidates per sub-query (45: gold facts in the pool 0.81 -> 0.83 of questions)
     rerank: bool = True  # learned second-stage rerank of all candidates
-    # rerank signals for questions whose facts sit in several chunks/articles (rag/retrieve/rerank.py):
+    # rerank signals for questions whose facts sit in several chunks/articles (rag/retrieve/features.py):
     # question word pairs in one sentence, per-sub-query sentence rank, rank within the article
     part_features: bool = True
     diversify_cap: int = 0  # max chunks per article in the top k (0: no cap)

@@ -6,15 +6,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from rag.retrieve.query import (
-    OutletMatcher,
-    is_temporal,
-    outlet_aliases,
-    parse_dates,
-    plan_query,
-    recency,
-    reference_now,
-)
+from rag.retrieve.dates import is_temporal, parse_dates, recency, reference_now
+from rag.retrieve.query import OutletMatcher, QueryPlan, outlet_aliases, plan_query
 
 UTC = timezone.utc
 # An archive running 2023-09-26 .. 2023-12-25; "now" is its last day (a Monday).
@@ -221,3 +214,26 @@ def test_switches():
     assert plan_query(q, (), now=NOW, span=SPAN).outlets == ()
     full = _plan(q)
     assert full.outlet_names == ("TechCrunch", "Fortune") and full.day_dates
+
+
+def test_the_plan_holds_what_retrieval_reads_and_nothing_else():
+    # temporal intent is the answerer's question (rag.retrieve.dates.is_temporal), not the plan's
+    assert set(QueryPlan.__dataclass_fields__) == {"question", "outlets", "dates", "recency", "subqueries"}
+    p = plan_query("What did TechCrunch report on the latest Apple lawsuit in mid-October?", OUTLETS, now=NOW, span=SPAN)
+    assert p.outlet_names == ("TechCrunch",) and p.recency == 1
+    (mid,) = p.day_dates
+    assert (mid.since.date(), mid.until.date()) == (date(2023, 10, 11), date(2023, 10, 20))
+
+
+def test_named_windows_of_the_date_parser():
+    from rag.retrieve.dates import EARLY_MONTH_LAST_DAY, MID_MONTH_LAST_DAY, PAST_WINDOW_DAYS
+
+    def span(text):
+        (d,) = parse_dates(text, NOW, SPAN)
+        return d.since.date(), d.until.date()
+
+    assert span("in early November") == (date(2023, 11, 1), date(2023, 11, EARLY_MONTH_LAST_DAY))
+    assert span("in late November") == (date(2023, 11, MID_MONTH_LAST_DAY + 1), date(2023, 11, 30))
+    today = NOW.date()
+    assert span("in the past month") == (date.fromordinal(today.toordinal() - PAST_WINDOW_DAYS["month"]), today)
+    assert span("over the last 2 weeks") == (date.fromordinal(today.toordinal() - 14), today)

@@ -1,12 +1,21 @@
-"""Second-stage rerank: the tree evaluator, the sentence/term scoring, the packaged model, and
-the rerank inside search on a real (small) index."""
+"""Second-stage rerank: the tree evaluator, the sentence/term scoring, the packaged model file
+(its scores, provenance and feature check), training, and the rerank inside search on a real
+(small) index."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rag.archive import Archive
-from rag.retrieve.rerank import FEATURES, LinearModel, SentenceTable, TermWeights, TreeEnsemble, default_model, sentences
+from rag.errors import RagError
+from rag.retrieve.features import FEATURE_TABLE, FEATURES, feature_matrix
+from rag.retrieve.rerank import MODEL_PATH, TreeEnsemble, default_model, features_hash, load_model
+from rag.retrieve.terms import SentenceTable, TermWeights, sentences
+
+TABLE = Path(__file__).parent / "data" / "rerank_table.json"
 
 # One stump on feature 0 (x <= 0.5 -> -1, else +2; missing values go right) and one on
 # feature 1 (x <= 0 -> 0.5 else 0; missing go left).
@@ -27,23 +36,109 @@ def test_tree_ensemble_evaluates_every_tree():
     assert m.score(np.zeros((0, 2))).shape == (0,)
 
 
-def test_tree_ensemble_matches_sklearn():
+def test_gradient_boosting_export_matches_sklearn():
     sk = pytest.importorskip("sklearn.ensemble")
-    from rag.retrieve.rerank import export_sklearn
+    from rag.retrieve.rerank import export_gradient_boosting
 
     rng = np.random.default_rng(0)
     X = rng.random((400, 3))
     y = (X[:, 0] + 0.5 * X[:, 1] > 0.8).astype(int)
-    model = sk.HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=6, random_state=0).fit(X, y)
-    ours = TreeEnsemble(export_sklearn(model, ["a", "b", "c"]))
-    assert np.allclose(ours.score(X), model.decision_function(X), atol=1e-4)
+    model = sk.GradientBoostingClassifier(n_estimators=20, max_leaf_nodes=6, random_state=0).fit(X, y)
+    ours = TreeEnsemble(export_gradient_boosting(model, ["a", "b", "c"]))
+    assert np.allclose(ours.score(X), model.decision_function(X), atol=1e-9)
 
 
-def test_packaged_model_fits_the_feature_set():
-    model = default_model()
-    assert isinstance(model, TreeEnsemble) and model.features == FEATURES
-    assert model.score(np.zeros((3, len(FEATURES)))).shape == (3,)
-    assert LinearModel().score(np.ones((2, len(FEATURES)))).shape == (2,)
+# ---- the packaged model -------------------------------------------------------------------
+
+# Feature rows (FEATURES order) and the margins the model scored them with when it was the
+# Python module rag/retrieve/rerank_model.py (commit 0d4bbf4), computed from that module
+# before it was converted to rag/retrieve/rerank_model.json.
+OLD_MODEL_SCORES = [
+    ([0.0] * 31, -8.50720418041794),
+    ([1.0] * 31, 1.498362819582061),
+    ([0.5] * 31, -2.1824801804179392),
+    ([0.475, 0.856, 0.686, -0.085, 0.02, 0.823, -0.393, 0.75, 0.716, 0.255, 0.024, -0.01, -0.043, 0.223, 0.306, 0.375,
+      0.994, 0.71, 0.471, 0.985, -0.099, -0.176, 0.458, -0.338, -0.35, 0.321, 0.253, 0.884, 0.481, 0.32, 0.296],
+     -1.39522718041794),
+    ([-0.053, -0.383, -0.131, 0.569, -0.119, 0.117, -0.395, 0.762, -0.184, -0.025, 0.832, 0.314, 0.786, 0.496, 0.638,
+      -0.272, 0.358, 0.311, 0.82, 0.106, 0.437, -0.317, 0.143, 0.052, -0.19, 0.743, 0.131, 0.97, 0.426, 0.447, 0.493],
+     -4.57837718041794),
+    ([0.547, -0.189, 0.216, -0.065, 0.163, -0.265, 0.955, -0.099, 0.54, 0.021, 0.824, 0.527, -0.216, 0.783, 0.923,
+      0.865, 0.398, -0.196, -0.131, 0.899, 0.373, -0.147, 0.838, 0.498, 0.398, 0.127, 0.175, -0.065, -0.347, 0.827,
+      0.255], -3.3253751804179394),
+    ([0.367, 0.051, 0.652, -0.365, 0.121, -0.358, -0.228, 0.954, 0.521, 0.2, 0.333, 0.822, 0.082, 0.426, 0.557, 0.098,
+      0.327, 0.671, 0.873, -0.189, 0.907, -0.393, 0.654, 0.735, -0.209, 0.186, 0.741, -0.38, 0.48, 0.71, 0.318],
+     -3.1054751804179395),
+    ([0.616, -0.083, -0.122, 0.108, -0.149, 0.084, 0.927, 0.403, 0.076, -0.02, 0.933, 0.222, 0.973, 0.322, 0.33, 0.855,
+      0.64, 0.413, 0.197, 0.829, 0.176, 0.892, -0.304, 0.202, 0.327, 0.931, -0.049, 0.728, 0.547, 0.604, 0.481],
+     -6.769211180417939),
+]
+
+
+def test_packaged_model_scores_as_the_python_module_did():
+    X = np.array([row for row, _ in OLD_MODEL_SCORES])
+    want = np.array([score for _, score in OLD_MODEL_SCORES])
+    assert np.abs(default_model().score(X) - want).max() <= 1e-9
+
+
+def test_packaged_model_carries_its_provenance():
+    spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert spec["features"] == list(FEATURES) and spec["features_hash"] == features_hash(FEATURES)
+    meta = spec["meta"]
+    assert set(meta["cross_validated"]) == {"hits@4", "hits@10", "mrr@10", "allgold@10"}
+    assert 0 < meta["cross_validated"]["hits@10"] <= 1 and meta["folds"] == 5
+    assert len(meta["training_data_sha256"]) == 16 and "scikit-learn" in meta["versions"]
+    assert len(spec["trees"]) == meta["params"].get("max_iter", meta["params"].get("n_estimators"))
+
+
+def test_a_model_fitted_on_other_features_is_a_loud_error(tmp_path):
+    spec = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    renamed = dict(spec, features=[*spec["features"][:-1], "something_else"])
+    (tmp_path / "renamed.json").write_text(json.dumps(renamed), encoding="utf-8")
+    with pytest.raises(RagError, match="other features"):
+        load_model(tmp_path / "renamed.json")
+    stale = dict(spec, features_hash="0" * 16)  # right names, hash of another list
+    (tmp_path / "stale.json").write_text(json.dumps(stale), encoding="utf-8")
+    with pytest.raises(RagError, match="make rerank-model"):
+        load_model(tmp_path / "stale.json")
+    with pytest.raises(RagError, match="missing or unreadable"):
+        load_model(tmp_path / "absent.json")
+    assert load_model(MODEL_PATH).features == FEATURES
+
+
+def test_the_feature_table_and_the_model_agree():
+    assert FEATURES == tuple(FEATURE_TABLE) == default_model().features
+    assert all(0 <= f < len(FEATURES) for f in default_model().feat.ravel())
+
+
+# ---- training: deterministic, on a bundled table --------------------------------------------
+
+SMALL = dict(n_estimators=20, learning_rate=0.1, max_leaf_nodes=6, min_samples_leaf=5, random_state=0)
+# Margins of the model SMALL fits on tests/data/rerank_table.json (scikit-learn 1.9.1) for the
+# probe rows below: a retrain on the same table must score them the same.
+TRAINED_SCORES = [-4.810271305655599, 1.8800852677431004, 1.634280984571261, -0.5793547839838049,
+                  -3.344157774402006, -3.9653949078162016]
+
+
+def _table():
+    data = json.loads(TABLE.read_text(encoding="utf-8"))
+    assert data["features"] == list(FEATURES)
+    X = np.array([row for q in data["questions"] for row in q["X"]])
+    y = np.array([v for q in data["questions"] for v in q["y"]])
+    return X, y
+
+
+def test_training_is_deterministic_and_scores_fixed_inputs_the_same():
+    pytest.importorskip("sklearn")
+    from evals.train_rerank import fit_spec
+
+    X, y = _table()
+    first, second = fit_spec(X, y, FEATURES, SMALL), fit_spec(X, y, FEATURES, SMALL)
+    assert first == second
+    probe = np.vstack([np.zeros(len(FEATURES)), X[[0, 24, 25, 1, 50]]])
+    assert np.abs(TreeEnsemble(first).score(probe) - TRAINED_SCORES).max() <= 1e-9
+    scores = TreeEnsemble(first).score(X)
+    assert scores[y == 1].mean() > scores[y == 0].mean()  # it learned something
 
 
 def test_sentence_coverage_is_idf_weighted():
@@ -70,13 +165,32 @@ def archive(hash_archive):
     return hash_archive
 
 
-def test_candidates_carry_one_feature_row_each(archive):
+def test_features_are_filled_by_name_and_follow_the_question(archive):
     cand = archive.retriever.candidates("What did TechCrunch report about Beeper Mini and iMessage?")
-    assert cand.features.shape == (len(cand.ids), len(FEATURES))
-    assert np.isfinite(cand.features).all()
-    named = cand.features[:, FEATURES.index("named")]
+    # the matrix is filled from the table by name: asking for the columns in another order
+    # gives the same columns in that order
+    shuffled = FEATURES[::-1]
+    assert np.array_equal(feature_matrix(cand.signals, shuffled), cand.features[:, ::-1])
+    named = cand.column("named")
     outlets = [cand.chunks[c].outlet for c in cand.ids]
     assert all((o == "TechCrunch") == bool(v) for o, v in zip(outlets, named))
+    # a passage with the question's words in one sentence covers more of it than one without
+    cand = archive.retriever.candidates("Beeper Mini Apple iMessage shut down")
+    q_sent = cand.column("q_sent")
+    beeper = [j for j, c in enumerate(cand.ids) if "Beeper Mini" in cand.chunks[c].text]
+    unrelated = [j for j, c in enumerate(cand.ids) if not any(
+        w in cand.chunks[c].text.lower() for w in ("beeper", "mini", "apple", "imessage", "shut", "down"))]
+    assert beeper and unrelated
+    assert q_sent[beeper].min() > q_sent[unrelated].max() == 0
+
+
+def test_the_model_ranks_candidates_matching_the_question_first(archive):
+    cand = archive.retriever.candidates("Beeper Mini Apple iMessage shut down")
+    scores = default_model().score(cand.features)
+    matching = [j for j, c in enumerate(cand.ids) if "Beeper" in cand.chunks[c].text]
+    no_terms = np.flatnonzero(cand.column("q_sent") == 0)  # no sentence holds a question term
+    assert matching and len(no_terms)
+    assert scores[matching].min() > scores[no_terms].max()
 
 
 def test_rerank_on_and_off_both_answer(archive):
@@ -92,7 +206,7 @@ def test_rerank_on_and_off_both_answer(archive):
 # ---- signals for multi-part questions: ranks within articles, word pairs, sub-query vectors --
 
 def test_group_rank_ranks_within_each_article_and_gaps_to_its_best():
-    from rag.retrieve.rerank import group_rank
+    from rag.retrieve.terms import group_rank
 
     vals = np.array([0.2, 0.9, 0.5, 0.5, 0.1])
     arts = ["a", "b", "a", "a", "b"]
@@ -103,7 +217,7 @@ def test_group_rank_ranks_within_each_article_and_gaps_to_its_best():
 
 
 def test_masked_rank_ranks_only_admitted_candidates():
-    from rag.retrieve.rerank import masked_rank
+    from rag.retrieve.terms import masked_rank
 
     vals = np.array([0.9, 0.3, 0.7, 0.8])
     mask = np.array([False, True, True, True])
@@ -133,7 +247,7 @@ def test_word_pairs_must_be_adjacent_in_one_sentence():
 
 
 def test_part_features_find_the_chunk_with_the_questions_word_pair(archive):
-    from rag.retrieve.rerank import PART_FEATURES
+    from rag.retrieve.features import PART_FEATURES
 
     q = "Which retailer offered Cyber Monday deals?"
     cand = archive.retriever.candidates(q)

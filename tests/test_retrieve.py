@@ -6,7 +6,6 @@ import pytest
 from rag.archive import Archive
 from rag.errors import BadInput
 from rag.retrieve.retriever import rrf
-from tests.conftest import MINI, SEED
 
 
 def test_rrf_weights_and_ranks():

@@ -16,7 +16,7 @@ with all of them off it is the plain hybrid search below):
    filters (no extra embedding: the question's vector scores every candidate), so that each
    named side of a comparison gets candidates of its own.
 4. **Rerank** (:mod:`rag.retrieve.rerank`, ``rerank``): a learned model over question, sentence, headline,
-   metadata, sub-query and article signals orders the union of all candidates. Without it,
+   metadata, sub-query and article signals (:mod:`rag.retrieve.features`) orders the union of all candidates. Without it,
    the first-stage list is interleaved with the sub-query lists. Among its signals
    (``part_features``), some tell apart the chunks of one long article and find the best
    evidence for each part of a multi-part question: question word pairs kept in one sentence,
@@ -29,20 +29,33 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
 
 from rag.index.embedding import Embedder
-from rag.settings import Settings
 from rag.index.store import IndexStore
+from rag.retrieve.dates import DATE_SLACK
+from rag.retrieve.features import FEATURES, Signals, SubHits, feature_matrix
+from rag.settings import Settings
 from rag.types import Chunk, Hit
 
-# Publication times are stored with their offsets; a date named in a question is a local
-# calendar day somewhere between UTC-12 and UTC+14.
-DATE_SLACK = timedelta(hours=14)
-_FEATURE_DEPTH = 300  # BM25 scores looked up this deep for features (0 below)
+# BM25 scores are looked up this deep for the features (a candidate below it gets 0): sub-query
+# pools and the dense list bring in chunks far below the question's own top 60.
+FEATURE_DEPTH = 300
+# The plain search resolves k times this many fused ids: collapsing syndicated copies and
+# dropping vectors without a committed record (an interrupted ingest) may remove some.
+PLAIN_MARGIN = 3
+# A "clause" sub-query adds this share of a "side" sub-query's candidates to the pool: a
+# question has more clauses than sides, and a clause is not narrowed by an outlet or date.
+CLAUSE_POOL_SHARE = Fraction(2, 3)
+# Without the rerank, a chunk of an outlet or on a date the question names moves up by this
+# much of the fused score (bm25/max + 0.3 cos, 0 to 1.3): a tie-breaker, not an override.
+MERGE_BOOST = 0.1
+
+Row = tuple[Chunk, float, "int | None", "int | None"]  # chunk, score, lexical rank, dense rank
 
 
 def rrf(
@@ -63,34 +76,31 @@ def rrf(
     return [(c, scores[c], ranks[c]) for c in order]
 
 
-@dataclass
-class _Sub:
-    """One sub-query's results: BM25 (id -> score share, id -> 0-based rank), its terms, and
-    the filters a chunk must pass to count as its candidate."""
+@dataclass(frozen=True)
+class Filters:
+    """The caller's filters: publication dates (inclusive) and outlets (None: any)."""
 
-    kind: str
-    text: str
-    share: dict[str, float]
-    rank: dict[str, int]
-    order: list[str]
-    outlets: tuple[str, ...]
-    since: datetime | None
-    until: datetime | None
-
-    def admits(self, ch: Chunk) -> bool:
-        if self.outlets and ch.outlet not in self.outlets:
-            return False
-        if self.since is not None or self.until is not None:
-            if ch.published_at is None:
-                return False
-            if self.since is not None and ch.published_at < self.since:
-                return False
-            if self.until is not None and ch.published_at > self.until:
-                return False
-        return True
+    since: datetime | None = None
+    until: datetime | None = None
+    outlets: Sequence[str] | None = None
 
 
-@dataclass
+NO_FILTERS = Filters()
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """BM25 (``lex_all``, looked up deeper than the ``lex`` list that is fused), the question's
+    vector, the dense list, and their fusion: (id, score, [lexical rank, dense rank]) best first."""
+
+    lex_all: list[tuple[str, float]]
+    lex: list[tuple[str, float]]
+    vec: np.ndarray | None
+    dense: list[tuple[str, float]]
+    fused: list[tuple[str, float, list[int | None]]]
+
+
+@dataclass(frozen=True)
 class Candidates:
     """Everything the second stage knows about one question's candidates (also what
     ``evals/train_rerank.py`` fits the model on)."""
@@ -98,13 +108,22 @@ class Candidates:
     plan: object
     ids: list[str]
     chunks: dict[str, Chunk]
-    features: np.ndarray  # rows = ids, columns = rag.retrieve.rerank.FEATURES
+    features: np.ndarray  # rows = ids, columns = rag.retrieve.features.FEATURES
     first: list[str]  # first-stage order
     first_score: dict[str, float]
     lex_rank: dict[str, int]
     dense_rank: dict[str, int]
-    subs: list[_Sub] = field(default_factory=list)
-    per_sub: list[dict] = field(default_factory=list)  # per sub-query: kind, text, elig, bm25, rank, sent arrays
+    subs: list[SubHits] = field(default_factory=list)
+    signals: Signals | None = None  # what the features were computed from
+
+    @property
+    def per_sub(self) -> list[dict]:
+        """Per sub-query admitting some candidate: kind, text, elig, bm25, rank, sent arrays."""
+        return self.signals.per_sub if self.signals is not None else []
+
+    def column(self, name: str) -> np.ndarray:
+        """Feature ``name`` of every candidate."""
+        return self.features[:, FEATURES.index(name)]
 
 
 class Retriever:
@@ -135,7 +154,7 @@ class Retriever:
         key = (records.generation(), records.clusters_version(), id(lexical))
         with self._lock:
             if self._ctx is None or self._ctx[0] != key:
-                from rag.retrieve.rerank import TermWeights
+                from rag.retrieve.terms import TermWeights
                 from rag.retrieve.syndication import ClusterMap
 
                 first, last = records.date_span()
@@ -170,19 +189,13 @@ class Retriever:
         """The top ``k`` chunks for ``query`` within the filters, best first."""
         s = self.settings
         k = k or s.top_k
+        filters = Filters(since, until, outlets)
         if not (s.query_outlets or s.query_dates or s.subqueries or s.rerank):
-            return self._finish(self._plain(query, k, since, until, outlets), k)
-        cand = self.candidates(query, k, since, until, outlets)
+            return self._finish(self._plain(query, k, filters), k)
+        cand = self.candidates(query, k, filters)
         if not cand.ids:
             return []
-        if s.rerank:
-            from rag.retrieve.rerank import default_model
-
-            scores = default_model().score(cand.features)
-            score_of = dict(zip(cand.ids, scores.tolist()))
-            ids = sorted(cand.ids, key=lambda c: -score_of[c])
-        else:
-            ids, score_of = self._merge(cand)
+        ids, score_of = self._rerank(cand) if s.rerank else self._merge(cand)
         if s.diversify_cap > 0 or s.diversify_penalty > 0:
             from rag.retrieve.diversify import diversify
 
@@ -192,7 +205,7 @@ class Retriever:
         rows = [(cand.chunks[c], score_of[c], cand.lex_rank.get(c), cand.dense_rank.get(c)) for c in ids]
         return self._finish(rows, k)
 
-    def _finish(self, rows: list[tuple[Chunk, float, int | None, int | None]], k: int) -> list[Hit]:
+    def _finish(self, rows: list[Row], k: int) -> list[Hit]:
         """Collapse syndicated copies (one member per story) and number the top ``k``."""
         clusters = self._context()["clusters"] if self.settings.syndication else None
         if clusters is not None and clusters.members:
@@ -210,24 +223,26 @@ class Retriever:
                             lexical_rank=lex_rank, also_ran_in=also))
         return hits
 
-    # ---- the plain hybrid search (every technique off) -------------------------------
-    def _plain(self, query, k, since, until, outlets) -> list[tuple[Chunk, float, int | None, int | None]]:
+    # ---- the first stage: BM25 and dense, fused ----------------------------------------
+    def _first_stage(self, query: str, n: int, depth: int, f: Filters) -> FirstStage:
+        """The top ``n`` of BM25 (looked up ``depth`` deep) and of the dense scan, fused."""
         s = self.settings
-        n = max(s.candidates, k)
-        lex = self.store.lexical.search(query, n, since, until, outlets) if s.lexical_weight > 0 else []
-        dense: list[tuple[str, float]] = []
-        vec = None
-        if s.dense_weight > 0:
-            vec = self.embedder.embed_query(query)
-            dense = self.store.dense.query(vec, n, since, until, outlets)
+        lex_all = self.store.lexical.search(query, depth, f.since, f.until, f.outlets) if s.lexical_weight > 0 else []
+        lex = lex_all[:n]
+        vec = self.embedder.embed_query(query) if s.dense_weight > 0 else None
+        dense = self.store.dense.query(vec, n, f.since, f.until, f.outlets) if vec is not None else []
         if s.fusion == "rrf":
             fused = rrf([([c for c, _ in lex], s.lexical_weight), ([c for c, _ in dense], s.dense_weight)], k=s.rrf_k)
         else:
             fused = self._score_fusion(lex, dense, vec)
-        # Resolve against the records: vectors without a committed record (an interrupted
-        # ingest) are never returned. Syndicated copies may be dropped: keep a margin.
-        chunks = self.store.records.get_chunks([cid for cid, _, _ in fused[: k * 3]])
-        return [(chunks[c], score, lr, dr) for c, score, (lr, dr) in fused[: k * 3] if c in chunks]
+        return FirstStage(lex_all, lex, vec, dense, fused)
+
+    def _plain(self, query: str, k: int, filters: Filters) -> list[Row]:
+        """The plain hybrid search (every technique off): the fused list, resolved."""
+        n = max(self.settings.candidates, k)
+        fused = self._first_stage(query, n, n, filters).fused[: k * PLAIN_MARGIN]
+        chunks = self.store.records.get_chunks([cid for cid, _, _ in fused])
+        return [(chunks[c], score, lr, dr) for c, score, (lr, dr) in fused if c in chunks]
 
     def _score_fusion(self, lex, dense, vec) -> list[tuple[str, float, list[int | None]]]:
         """(id, score, [lexical rank, dense rank]) by ``bm25/max + w * cosine``, best first."""
@@ -235,11 +250,7 @@ class Retriever:
         lex_rank = {c: i for i, (c, _) in enumerate(lex, start=1)}
         dense_rank = {c: i for i, (c, _) in enumerate(dense, start=1)}
         top = lex[0][1] if lex else 1.0
-        cos = dict(dense)
-        if vec is not None:
-            missing = [c for c, _ in lex if c not in cos]
-            for c, v in self.store.dense.get_vectors(missing).items():
-                cos[c] = float(v @ vec)
+        cos = self._cosines([c for c, _ in lex], dense, vec)
         bm25 = dict(lex)
         ids = list(dict.fromkeys([c for c, _ in lex] + [c for c, _ in dense]))
         scored = [
@@ -249,128 +260,59 @@ class Retriever:
         scored.sort(key=lambda x: -x[1])
         return scored
 
+    def _cosines(self, ids: Sequence[str], dense: list[tuple[str, float]], vec) -> dict[str, float]:
+        """Cosine to the question of the dense list's ids and of ``ids`` (stored vectors)."""
+        cos = dict(dense)
+        if vec is not None:
+            for c, v in self.store.dense.get_vectors([c for c in ids if c not in cos]).items():
+                cos[c] = float(v @ vec)
+        return cos
+
     # ---- candidates and their features -----------------------------------------------
-    def candidates(
-        self,
-        query: str,
-        k: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        outlets: Sequence[str] | None = None,
-    ) -> Candidates:
-        """First-stage and sub-query candidates of ``query`` with their rerank features."""
-        from rag.retrieve.rerank import FEATURES, SentenceTable, group_rank, masked_rank
-
+    def candidates(self, query: str, k: int | None = None, filters: Filters = NO_FILTERS) -> Candidates:
+        """First-stage and sub-query candidates of ``query`` within ``filters``, with their
+        rerank features."""
         s = self.settings
-        k = k or s.top_k
-        n = max(s.candidates, k)
+        n = max(s.candidates, k or s.top_k)
         ctx = self._context()
-        terms = ctx["terms"]
         plan = self.plan(query)
-        lexical, dense = self.store.lexical, self.store.dense
+        stage = self._first_stage(query, n, max(n, FEATURE_DEPTH), filters)
+        first = [c for c, _, _ in stage.fused]
+        subs = self._sub_searches(plan, filters)
+        pool = self._pool(first[:n], subs)
+        chunks = self.store.records.get_chunks(pool)
+        ids = [c for c in pool if c in chunks]
+        signals = Signals(
+            query=query, plan=plan, ids=ids, chunks=chunks, terms=ctx["terms"], bm25=dict(stage.lex_all),
+            bm25_top=stage.lex_all[0][1] if stage.lex_all else 1.0, cos=self._cosines(ids, stage.dense, stage.vec),
+            first_rank={c: i for i, c in enumerate(first)}, span=ctx["span"], subs=subs,
+            part_features=s.part_features,
+        )
+        return Candidates(
+            plan, ids, chunks, feature_matrix(signals), [c for c in first if c in chunks],
+            {c: sc for c, sc, _ in stage.fused}, {c: i for i, (c, _) in enumerate(stage.lex, start=1)},
+            {c: i for i, (c, _) in enumerate(stage.dense, start=1)}, subs, signals,
+        )
 
-        lex_all = lexical.search(query, max(n, _FEATURE_DEPTH), since, until, outlets) if s.lexical_weight > 0 else []
-        lex = lex_all[:n]
-        vec = self.embedder.embed_query(query) if s.dense_weight > 0 else None
-        dn = dense.query(vec, n, since, until, outlets) if vec is not None else []
-        if s.fusion == "rrf":
-            fused = rrf([([c for c, _ in lex], s.lexical_weight), ([c for c, _ in dn], s.dense_weight)], k=s.rrf_k)
-        else:
-            fused = self._score_fusion(lex, dn, vec)
-        first = [c for c, _, _ in fused]
-        first_score = {c: sc for c, sc, _ in fused}
-
-        subs: list[_Sub] = []
-        for sq in plan.subqueries:
-            sub = self._sub_search(sq, since, until, outlets, lexical)
-            if sub is not None:
-                subs.append(sub)
-
-        side_n, clause_n = s.sub_candidates, max(1, (2 * s.sub_candidates) // 3)
-        pool = list(first[:n])
+    def _pool(self, first: list[str], subs: Sequence[SubHits]) -> list[str]:
+        """The candidate ids: the first stage's, then each sub-query's top (sides get
+        ``sub_candidates``, clauses :data:`CLAUSE_POOL_SHARE` of it), each id once."""
+        side_n = self.settings.sub_candidates
+        clause_n = max(1, int(CLAUSE_POOL_SHARE * side_n))
+        pool = list(first)
         for sub in subs:
             pool += sub.order[: side_n if sub.kind == "side" else clause_n]
-        ids = list(dict.fromkeys(pool))
-        chunks = self.store.records.get_chunks(ids)
-        ids = [c for c in ids if c in chunks]
+        return list(dict.fromkeys(pool))
 
-        # ---- features
-        F = {name: np.zeros(len(ids)) for name in FEATURES}
-        bm25 = dict(lex_all)
-        top = lex_all[0][1] if lex_all else 1.0
-        cos = dict(dn)
-        if vec is not None:
-            for c, v in dense.get_vectors([c for c in ids if c not in cos]).items():
-                cos[c] = float(v @ vec)
-        rank1 = {c: i for i, c in enumerate(first)}
-        table = SentenceTable([terms.chunk_sentences(c, chunks[c].text) for c in ids])
-        q_ids = terms.ids(query)
-        qv, q_total = terms.vector(q_ids)
-        F["q_sent"], F["q_sent2"] = table.best(qv, q_total)
-        named = set(plan.outlet_names)
-        days = [(d.since - DATE_SLACK, d.until + DATE_SLACK) for d in plan.day_dates]
-        first_day, last_day = ctx["span"]
-        span_s = (last_day - first_day).total_seconds() if first_day and last_day and last_day > first_day else 0.0
-        for j, c in enumerate(ids):
-            ch = chunks[c]
-            F["q_bm25"][j] = bm25.get(c, 0.0) / top if top > 0 else 0.0
-            F["q_cos"][j] = cos.get(c, 0.0)
-            F["q_rank"][j] = 1.0 / (1 + rank1[c]) if c in rank1 else 0.0
-            if ch.title:
-                title = terms.ids(ch.title)
-                tw = float(terms.idf[title].sum()) if len(title) else 0.0
-                F["title"][j] = float(qv[title].sum()) / tw if tw > 0 else 0.0
-            F["named"][j] = float(ch.outlet in named)
-            pub = ch.published_at
-            F["date"][j] = float(pub is not None and any(a <= pub <= b for a, b in days))
-            if plan.recency and pub is not None and span_s > 0:
-                F["recent"][j] = plan.recency * (pub - first_day).total_seconds() / span_s
-            F["position"][j] = 1.0 / (1 + ch.index)
-        per_sub: list[dict] = []
-        for sub in subs:
-            p = sub.kind
-            elig = np.array([sub.admits(chunks[c]) for c in ids], dtype=bool)
-            if not elig.any():
-                continue
-            sv, s_total = terms.vector(terms.ids(sub.text))
-            sent, _ = table.best(sv, s_total)
-            share = np.array([sub.share.get(c, 0.0) for c in ids])
-            rank = np.array([1.0 / (1 + sub.rank[c]) if c in sub.rank else 0.0 for c in ids])
-            per_sub.append({"kind": p, "text": sub.text, "elig": elig, "bm25": np.where(elig, share, 0.0),
-                            "rank": np.where(elig, rank, 0.0), "sent": np.where(elig, sent, 0.0)})
-            if s.part_features:
-                F["sub_sent_rank"] = np.maximum(F["sub_sent_rank"], masked_rank(sent, elig))
-            F[p + "_elig"] = np.maximum(F[p + "_elig"], elig)
-            F[p + "_bm25"] = np.maximum(F[p + "_bm25"], np.where(elig, share, 0.0))
-            F[p + "_rank"] = np.maximum(F[p + "_rank"], np.where(elig, rank, 0.0))
-            F[p + "_sent"] = np.maximum(F[p + "_sent"], np.where(elig, sent, 0.0))
-        by_art: dict[str, list[int]] = {}
-        for j, c in enumerate(ids):
-            by_art.setdefault(chunks[c].article_id, []).append(j)
-        for js in by_art.values():
-            F["art_bm25"][js] = F["q_bm25"][js].max()
-            for name, src in (("sent_gap", "q_sent"), ("side_gap", "side_sent"), ("clause_gap", "clause_sent"),
-                              ("cos_gap", "q_cos")):
-                F[name][js] = F[src][js] - F[src][js].max()
-            order = sorted(js, key=lambda j: -F["q_sent"][j])
-            for r, j in enumerate(order):
-                F["art_sent_rank"][j] = 1.0 / (1 + r)
-        F["n_subs"][:] = len(per_sub)
-        for ps in per_sub:
-            F["n_admit"] += ps["elig"]
-        arts = [chunks[c].article_id for c in ids]
-        if s.part_features and ids:
-            F["pair"] = terms.pair_coverage(terms.pairs(query), [terms.chunk_pairs(c, chunks[c].text) for c in ids])
-            F["pair_art_rank"], F["pair_gap"] = group_rank(F["pair"], arts)
-            F["qcos_art_rank"], _ = group_rank(F["q_cos"], arts)
-        X = np.column_stack([F[name] for name in FEATURES]) if ids else np.zeros((0, len(FEATURES)))
-        lex_rank = {c: i for i, (c, _) in enumerate(lex, start=1)}
-        dense_rank = {c: i for i, (c, _) in enumerate(dn, start=1)}
-        return Candidates(plan, ids, chunks, X, [c for c in first if c in chunks], first_score, lex_rank, dense_rank,
-                          subs, per_sub)
+    def _sub_searches(self, plan, filters: Filters) -> list[SubHits]:
+        """BM25 results of every sub-query of the plan that the caller's filters leave open."""
+        found = (self._sub_search(sq, filters) for sq in plan.subqueries)
+        return [sub for sub in found if sub is not None]
 
-    def _sub_search(self, sq, since, until, outlets, lexical) -> _Sub | None:
+    def _sub_search(self, sq, filters: Filters) -> SubHits | None:
         """BM25 of one sub-query within its filters intersected with the caller's."""
+        lexical = self.store.lexical
+        since, until, outlets = filters.since, filters.until, filters.outlets
         sub_outlets = tuple(sq.outlets)
         if outlets and sub_outlets:
             sub_outlets = tuple(o for o in sub_outlets if o in set(outlets))
@@ -381,40 +323,57 @@ class Retriever:
         s_until = sq.until + DATE_SLACK if sq.until is not None and self.settings.query_dates else None
         a = max([d for d in (since, s_since) if d is not None], default=None)
         b = min([d for d in (until, s_until) if d is not None], default=None)
-        res = lexical.search(sq.text, _FEATURE_DEPTH, a, b, f_outlets)
+        res = lexical.search(sq.text, FEATURE_DEPTH, a, b, f_outlets)
         if not res and (s_since is not None or s_until is not None):
             s_since = s_until = None  # no article of that outlet on that date: drop the date
-            res = lexical.search(sq.text, _FEATURE_DEPTH, since, until, f_outlets)
+            res = lexical.search(sq.text, FEATURE_DEPTH, since, until, f_outlets)
         if not res:
             return None
         top = res[0][1] or 1.0
-        return _Sub(
+        return SubHits(
             kind=sq.kind, text=sq.text, share={c: v / top for c, v in res}, rank={c: i for i, (c, _) in enumerate(res)},
             order=[c for c, _ in res], outlets=sub_outlets, since=s_since, until=s_until,
         )
 
-    def _merge(self, cand: Candidates) -> tuple[list[str], dict[str, float]]:
-        """Without the rerank: the first-stage list interleaved with the side sub-query lists
-        (round robin, first stage first), so every named side gets evidence."""
-        from rag.retrieve.rerank import FEATURES
+    # ---- ordering ------------------------------------------------------------------------
+    @staticmethod
+    def _rerank(cand: Candidates) -> tuple[list[str], dict[str, float]]:
+        """The candidates by the learned model's score, best first."""
+        from rag.retrieve.rerank import default_model
 
-        col = {name: i for i, name in enumerate(FEATURES)}
+        scores = default_model().score(cand.features)
+        score_of = dict(zip(cand.ids, scores.tolist()))
+        return sorted(cand.ids, key=lambda c: -score_of[c]), score_of
+
+    @staticmethod
+    def _merge(cand: Candidates) -> tuple[list[str], dict[str, float]]:
+        """Without the rerank: the first-stage list (named outlets and dates boosted by
+        :data:`MERGE_BOOST`) interleaved with the side sub-query lists (round robin, first
+        stage first), so every named side gets evidence."""
         row = {c: j for j, c in enumerate(cand.ids)}
-        boost = {c: 0.1 * cand.features[row[c], col["named"]] + 0.1 * cand.features[row[c], col["date"]] for c in cand.ids}
+        named, dated = cand.column("named"), cand.column("date")
+        boost = {c: MERGE_BOOST * named[row[c]] + MERGE_BOOST * dated[row[c]] for c in cand.ids}
         first = sorted(cand.first, key=lambda c: -(cand.first_score.get(c, 0.0) + boost[c]))
         lists = [first] + [[c for c in sub.order if c in row] for sub in cand.subs if sub.kind == "side"]
-        out: list[str] = []
-        seen: set[str] = set()
-        pos = [0] * len(lists)
-        while any(pos[i] < len(lst) for i, lst in enumerate(lists)):
-            for i, lst in enumerate(lists):
-                while pos[i] < len(lst):
-                    c = lst[pos[i]]
-                    pos[i] += 1
-                    if c not in seen:
-                        seen.add(c)
-                        out.append(c)
-                        break
+        out = _round_robin(lists)
+        seen = set(out)
         out += [c for c in cand.ids if c not in seen]
         n = len(out)
         return out, {c: float(n - i) for i, c in enumerate(out)}
+
+
+def _round_robin(lists: Sequence[Sequence[str]]) -> list[str]:
+    """One new id from each list in turn until all are used up (each id once)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    pos = [0] * len(lists)
+    while any(pos[i] < len(lst) for i, lst in enumerate(lists)):
+        for i, lst in enumerate(lists):
+            while pos[i] < len(lst):
+                c = lst[pos[i]]
+                pos[i] += 1
+                if c not in seen:
+                    seen.add(c)
+                    out.append(c)
+                    break
+    return out
