@@ -15,6 +15,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# The byline every passage carries from its article: copied article -> chunk -> cited source.
+BYLINE = ("title", "outlet", "author", "published_at", "url")
+
+
+def byline(item: Any) -> dict[str, Any]:
+    """The :data:`BYLINE` fields of an Article, Chunk or Source, as keyword arguments."""
+    return {name: getattr(item, name) for name in BYLINE}
+
+
 @dataclass(frozen=True)
 class Article:
     """One news article as loaded from a file.

@@ -48,7 +48,7 @@ from rag.answer.markers import is_refusal, render_sentence, strip_markers, tidy
 from rag.answer.question import answer_type
 from rag.answer.support import LOW_STEMS, Passage, claim, rarity, window_score
 from rag.text import WORDY, split_sentences
-from rag.types import ABSTAIN_TEXT, Answer, Chunk, Direct, Hit, Sentence, Source
+from rag.types import ABSTAIN_TEXT, Answer, Chunk, Direct, Hit, Sentence, Source, byline
 
 # A weak citation of a sentence citing several passages stays when its passage adds at least
 # this much to their joint support: about one ordinary word of a typical sentence.
@@ -68,11 +68,7 @@ def _source(n: int, chunk: Chunk, span: tuple[int, int]) -> Source:
         n=n,
         article_id=chunk.article_id,
         chunk_id=chunk.id,
-        title=chunk.title,
-        outlet=chunk.outlet,
-        author=chunk.author,
-        published_at=chunk.published_at,
-        url=chunk.url,
+        **byline(chunk),
         quote=chunk.text[s:e],
         start=chunk.start + s,
         end=chunk.start + e,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rag.ingest.ids import chunk_id
 from rag.text import split_sentences
-from rag.types import Article, Chunk
+from rag.types import Article, Chunk, byline
 
 _ENC_LOCK = threading.Lock()
 
@@ -111,11 +111,7 @@ def chunk_article(article: Article, chunk_tokens: int = 200, overlap: int = 40) 
                 start=start,
                 end=end,
                 header=header,
-                title=article.title,
-                outlet=article.outlet,
-                author=article.author,
-                published_at=article.published_at,
-                url=article.url,
+                **byline(article),
                 category=article.category,
             )
         )
