@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 from rag.answer import available_answerers
 from rag.errors import BadInput, RagError, describe
+from rag.stories.compare_view import CSS as COMPARE_CSS
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -75,6 +76,18 @@ CSS = """
 .nr-turn > summary { cursor: pointer; font-size: .9em; margin: .4em 0; }
 .nr-turn-head { font-size: .9em; opacity: .8; margin: .2em 0; }
 .nr-empty { opacity: .7; font-style: italic; }
+.nr-timeline .tl-head { font-size: .9em; opacity: .8; margin-bottom: .4em; }
+.tl-event { border-bottom: 1px solid var(--border-color-primary); padding: .3em 0; }
+.tl-event > summary { cursor: pointer; line-height: 1.45; }
+.tl-event .tl-num { display: inline-block; min-width: 1.6em; font-weight: 700; opacity: .7; }
+.tl-event .tl-date { font-weight: 700; font-variant-numeric: tabular-nums; }
+.tl-event .tl-stated { color: #c2410c; }
+.tl-event .tl-how, .tl-event .tl-outlets { font-size: .82em; opacity: .7; }
+.tl-src { margin: .4em 0 .4em 1.8em; }
+.tl-src .tl-src-head { font-size: .85em; opacity: .85; }
+.tl-src .tl-first { background: #dcfce7; color: #166534; border-radius: .6em; padding: 0 .45em; font-size: .85em; }
+.tl-src .passage { white-space: pre-wrap; font-size: .9em; margin: .2em 0; padding-left: .7em; border-left: 3px solid var(--border-color-primary); }
+.tl-src mark { background: #fde68a; color: #111; padding: 0 .1em; }
 """
 
 # Citation chips link to "#src-<turn>-<n>"; this opens, highlights and scrolls to that source.
@@ -458,7 +471,7 @@ def theme():
 
 def build_app(archive, settings, runs_dir: str | Path = "runs"):
     """Build the gradio Blocks of the UI for an open ``archive`` (launch it with
-    :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals; API endpoint ``/ask``."""
+    :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals, Timeline; API endpoint ``/ask``."""
     import gradio as gr
 
     with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
@@ -467,10 +480,14 @@ def build_app(archive, settings, runs_dir: str | Path = "runs"):
             chat = chat_tab(archive, settings)
             shelf = archive_tab(archive, settings)
             evals = evals_tab(archive, settings)
+            timeline = timeline_tab(archive, settings)
+            compared = compare_tab(archive)
         chat.turns, chat.sections = gr.State([]), gr.State([])  # outside the tabs: a State there hides the last tab
         wire_chat(chat, archive)
         wire_ingest(shelf, chat, archive, settings)
         wire_evals(evals, archive, settings, runs_dir)
+        wire_timeline(timeline, archive)
+        wire_compare(compared, chat, archive)
         wire_refresh(app, evals, shelf, chat, archive, runs_dir)
         gr.api(api_ask(archive), api_name="ask")
     app.queue(default_concurrency_limit=2)
@@ -561,6 +578,25 @@ def evals_tab(archive, settings) -> SimpleNamespace:
         e.plots = gr.Gallery(label="Plots", columns=2, height=460, object_fit="contain", elem_id="eval-plots", visible=False)
         e.report = gr.Markdown(elem_id="eval-report", latex_delimiters=[])
     return e
+
+
+def timeline_tab(archive, settings) -> SimpleNamespace:
+    """The Timeline tab: a story query and date bounds, the events on a date axis, and their
+    list (open an event to see its sources with the quote highlighted)."""
+    import gradio as gr
+
+    from rag.stories.timeline_view import render_timeline
+
+    t = SimpleNamespace()
+    with gr.Tab("Timeline", id="timeline-tab"):
+        with gr.Row():
+            t.query = gr.Textbox(show_label=False, placeholder="A story, e.g. Sam Bankman-Fried trial", scale=5, elem_id="tl-query")
+            t.since = gr.Textbox(show_label=False, placeholder="Since YYYY-MM-DD", scale=1, elem_id="tl-since")
+            t.until = gr.Textbox(show_label=False, placeholder="Until YYYY-MM-DD", scale=1, elem_id="tl-until")
+            t.go = gr.Button("Timeline", variant="primary", scale=1, elem_id="tl-btn")
+        t.plot = gr.Plot(show_label=False, elem_id="tl-plot", visible=False)
+        t.events = gr.HTML(render_timeline(None), elem_id="tl-events")
+    return t
 
 
 def sample_choice(archive) -> tuple[str, str]:
@@ -657,10 +693,13 @@ def api_ask(archive):
     """The ``/ask`` API endpoint: a failure is a one-line ``gr.Error``, never a traceback."""
     import gradio as gr
 
-    def ask(question: str, since: str | None = None, until: str | None = None, outlets: list[str] | str | None = None) -> dict:
-        """Answer a standalone question; returns the JSON object of `rag ask --json`."""
+    def ask(question: str, since: str | None = None, until: str | None = None, outlets: list[str] | str | None = None,
+            as_of: str | None = None) -> dict:
+        """Answer a standalone question (from the article revisions current on ``as_of``, a
+        YYYY-MM-DD date, when given); returns the JSON object of `rag ask --json`."""
         try:
-            return archive.ask(question, None, since or None, until or None, parse_outlets(outlets)).to_dict()
+            return archive.ask(question, None, since or None, until or None, parse_outlets(outlets),
+                               as_of=as_of or None).to_dict()
         except Exception as exc:
             raise gr.Error(error_line(exc, "answering"), print_exception=False) from exc
 
@@ -734,6 +773,65 @@ def wire_evals(e: SimpleNamespace, archive, settings, runs_dir: str | Path) -> N
     e.file.upload(lambda: "upload", outputs=[e.source], api_visibility="private")
 
 
+def wire_timeline(t: SimpleNamespace, archive) -> None:
+    """Timeline button or Enter: the story's events as a figure and a list (one-line error on bad input)."""
+    import gradio as gr
+
+    from rag.stories.timeline_view import render_timeline, timeline_figure
+
+    def show(query, since, until):
+        """Timeline tab: :meth:`Archive.timeline` of the query, drawn and listed."""
+        try:
+            tl = archive.timeline(query, since=since or None, until=until or None)
+        except Exception as exc:
+            return gr.Plot(visible=False), f'<p class="nr-empty">Error: {_esc(error_line(exc, "the timeline"))}</p>'
+        fig = timeline_figure(tl)
+        return gr.Plot(value=fig, visible=fig is not None), render_timeline(tl)
+
+    for trigger in (t.go.click, t.query.submit):
+        trigger(show, inputs=[t.query, t.since, t.until], outputs=[t.plot, t.events], api_visibility="private")
+
+
+def compare_tab(archive) -> SimpleNamespace:
+    """The Compare outlets tab: a topic (or the chat's last question) and its outlets side by side."""
+    import gradio as gr
+
+    from rag.stories.compare_view import render_comparison
+
+    m = SimpleNamespace()
+    with gr.Tab("Compare outlets", id="compare-tab"):
+        with gr.Row():
+            m.query = gr.Textbox(show_label=False, placeholder="A topic or question; outlets it names are compared", scale=5, elem_id="cmp-query")
+            m.go = gr.Button("Compare", variant="primary", scale=1, elem_id="cmp-btn")
+            m.last = gr.Button("Compare the last answer's outlets", scale=1, elem_id="cmp-last")
+        m.view = gr.HTML(render_comparison(None), elem_id="cmp-view")
+    return m
+
+
+def wire_compare(m: SimpleNamespace, c: SimpleNamespace, archive) -> None:
+    """Compare (or Enter) sets the outlets of the query side by side; the last-answer button
+    takes the chat's last (standalone) question."""
+    from rag.stories.compare_view import render_comparison
+
+    def show(query):
+        """Compare tab: :meth:`Archive.compare` of the query, rendered side by side."""
+        try:
+            return render_comparison(archive.compare(query))
+        except Exception as exc:
+            return f'<p class="nr-empty">Error: {_esc(error_line(exc, "the comparison"))}</p>'
+
+    def last(turns):
+        """The chat's last question, compared."""
+        asked = [t["content"] for t in (turns or []) if t.get("role") == "user"]
+        if not asked:
+            return "", render_comparison(None, "Ask a question in the chat first.")
+        return asked[-1], show(asked[-1])
+
+    for trigger in (m.go.click, m.query.submit):
+        trigger(show, inputs=[m.query], outputs=[m.view], api_visibility="private")
+    m.last.click(last, inputs=[c.turns], outputs=[m.query, m.view], api_visibility="private")
+
+
 def wire_refresh(app, e: SimpleNamespace, a: SimpleNamespace, c: SimpleNamespace, archive, runs_dir: str | Path) -> None:
     """Page load and "Show latest report": index stats, outlet choices, newest eval report."""
     import gradio as gr
@@ -763,7 +861,7 @@ def launch_app(
     """Launch ``app`` with the offline theme, CSS and citation script; returns
     ``(fastapi_app, local_url, share_url)`` like ``Blocks.launch``. Extra ``kwargs`` go to it."""
     options: dict[str, Any] = dict(
-        server_name=host, server_port=port, share=share, auth=auth, theme=theme(), css=CSS, head=HEAD,
+        server_name=host, server_port=port, share=share, auth=auth, theme=theme(), css=CSS + COMPARE_CSS, head=HEAD,
         footer_links=["api"], ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
         allowed_paths=[str(Path(runs_dir).resolve())], show_error=True,
     )

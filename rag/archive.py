@@ -20,7 +20,10 @@ from rag.index.store import IndexStore
 from rag.types import Answer, Hit, IngestReport
 
 if TYPE_CHECKING:
+    from rag.types import History
     from rag.answer.followup import Turn
+    from rag.types import Timeline
+    from rag.types import Comparison
 
 DateLike = date | datetime | str | None
 
@@ -103,14 +106,29 @@ class Archive:
         since: DateLike = None,
         until: DateLike = None,
         outlets: Sequence[str] | None = None,
+        as_of: DateLike = None,
     ) -> list[Hit]:
-        """The ``k`` passages that best match ``query`` (hybrid dense + BM25), best first."""
+        """The ``k`` passages that best match ``query`` (hybrid dense + BM25), best first;
+        ``as_of``: from the article revisions current at the end of that day."""
         if not query or not query.strip():
             raise BadInput("empty query")
         with self.store.pinned():  # one snapshot pair for the whole search, even mid-refresh
             return self.retriever.search(
-                query, k, parse_date(since), parse_date(until, end_of_day=True), list(outlets) if outlets else None
+                query, k, parse_date(since), parse_date(until, end_of_day=True), list(outlets) if outlets else None,
+                as_of=_as_of(as_of),
             )
+
+    def timeline(self, query: str, k: int | None = None, since: DateLike = None, until: DateLike = None,
+                 outlets: Sequence[str] | None = None) -> "Timeline":
+        """The events of the story ``query`` names, in date order, each with every outlet that
+        reported it (the first marked) and exact quotes; ``since``/``until`` bound the event
+        dates (see :func:`rag.stories.timeline.build_timeline`)."""
+        from rag.stories.timeline import build_timeline
+
+        if not query or not query.strip():
+            raise BadInput("empty query")
+        with self.store.pinned():
+            return build_timeline(self, query, k, since, until, outlets)
 
     def _llm_client(self) -> Any:
         """The OpenAI-compatible client of ``settings.llm_*`` (built once, shared by the llm
@@ -144,37 +162,39 @@ class Archive:
         standalone = standalone_question(question, history, llm=self._llm_client())
         return standalone if standalone != question.strip() else None
 
-    def _prepare(self, question, k, since, until, outlets, answerer, history) -> "_Prepared":
+    def _prepare(self, question, k, since, until, outlets, answerer, history, as_of=None) -> "_Prepared":
         """Rewrite a follow-up, retrieve the passages, pick the answerer: all but the draft."""
         t0 = time.perf_counter()
         rewritten = self._rewrite(question, history)
         asked = rewritten or question
         t = time.perf_counter()
-        hits = self.search(asked, k or self.settings.answer_passages, since, until, outlets)
+        hits = self.search(asked, k or self.settings.answer_passages, since, until, outlets, as_of=as_of)
         retrieve_ms = (time.perf_counter() - t) * 1000
         return _Prepared(question, rewritten, asked, hits, retrieve_ms, t0, self._answerer(answerer))
 
     def ask(self, question: str, k: int | None = None, since: DateLike = None, until: DateLike = None,
-            outlets: Sequence[str] | None = None, answerer: str | None = None, history: Sequence["Turn"] | None = None) -> Answer:
+            outlets: Sequence[str] | None = None, answerer: str | None = None, history: Sequence["Turn"] | None = None,
+            as_of: DateLike = None) -> Answer:
         """Answer ``question`` from the archive. Every ``[n]`` in the answer resolves to a
         source whose quote is an exact span of its article; weak evidence gives a refusal.
         With ``history`` (earlier turns, oldest first: ``(role, text)`` or ``{"role", "content"}``
         with the standalone form of earlier questions) a follow-up is rewritten first and the
-        Answer's ``rewritten_question`` says into what."""
+        Answer's ``rewritten_question`` says into what. ``as_of``: answer from the article
+        revisions current then (quotes are spans of those revisions' bodies)."""
         from rag.answer import finish
 
-        p = self._prepare(question, k, since, until, outlets, answerer, history)
+        p = self._prepare(question, k, since, until, outlets, answerer, history, as_of)
         ans = finish(p.answerer.draft(p.asked, p.hits), self.settings.support_threshold)  # every answer, whatever wrote it
         return self._finish(ans, p)
 
     def ask_stream(self, question: str, k: int | None = None, since: DateLike = None, until: DateLike = None,
                    outlets: Sequence[str] | None = None, answerer: str | None = None,
-                   history: Sequence["Turn"] | None = None) -> "AskStream":
+                   history: Sequence["Turn"] | None = None, as_of: DateLike = None) -> "AskStream":
         """Like :meth:`ask`, streamed: read ``.rewritten_question``, iterate for text deltas,
         then read ``.answer``."""
         from rag.answer import stream_answer
 
-        p = self._prepare(question, k, since, until, outlets, answerer, history)
+        p = self._prepare(question, k, since, until, outlets, answerer, history, as_of)
         inner = stream_answer(p.answerer, p.asked, p.hits, self.settings.support_threshold)
         return AskStream(inner, lambda a: self._finish(a, p), p.rewritten)
 
@@ -184,6 +204,29 @@ class Archive:
         timing["total"] = round((time.perf_counter() - p.t0) * 1000, 1)
         asked = dict(question=p.question, rewritten_question=p.rewritten) if p.rewritten else {}
         return dataclasses.replace(ans, timing_ms=timing, settings_hash=self.settings.answer_hash(), **asked)
+
+    def compare(self, query: str, outlets: Sequence[str] | None = None, since: DateLike = None,
+                until: DateLike = None, k: int | None = None) -> "Comparison":
+        """The outlets covering ``query`` (or ``outlets``, or those the query names) side by
+        side: each one's best passages as exact quotes, then the figures that differ and the
+        claims only one makes (:mod:`rag.stories.compare`)."""
+        from rag.stories.compare import PASSAGES_PER_OUTLET, compare
+
+        return compare(self, query, outlets, since, until, k or PASSAGES_PER_OUTLET)
+
+    def history(self, url_or_id: str) -> "History":
+        """The revisions of the article with this id or URL, oldest first, with the sentences
+        each added and removed (:func:`rag.index.revisions.history`)."""
+        from rag.index.revisions import history
+        from rag.ingest.ids import article_id
+
+        key = (url_or_id or "").strip()
+        found = history(self.store.records, key) if key else None
+        if found is None and key:
+            found = history(self.store.records, article_id(key, "", ""))
+        if found is None:
+            raise BadInput(f"no article with id or URL {url_or_id!r} in {self.path}")
+        return found
 
     # ---- information -------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -243,3 +286,8 @@ class AskStream:
     def __iter__(self) -> Iterator[str]:
         yield from self._inner
         self.answer = self._finish(self._inner.answer)
+
+
+def _as_of(value: DateLike) -> datetime | None:
+    """The end of the day ``value`` names (a datetime stays as it is), or None."""
+    return parse_date(value, end_of_day=True)

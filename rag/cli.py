@@ -31,6 +31,8 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", help="only articles published on/before this date (YYYY-MM-DD)")
     p.add_argument("--outlet", action="append", help="only this outlet (repeatable)")
     p.add_argument("-k", "--k", type=int, help="number of passages")
+    p.add_argument("--as-of", dest="as_of", metavar="DATE",
+                   help="use the article revisions current on this date (YYYY-MM-DD; default: the latest)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-removed", action="store_true",
                    help="after the sources, list the sentences left out because no shown passage supports them")
     _filters(p)
+    _common(p)
+
+    p = sub.add_parser("timeline", help="a story's events in date order, each with every outlet that reported it")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true", help="print {query, events: [{date, date_source, text, sources}]}")
+    p.add_argument("--since", help="only events on/after this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="only events on/before this date (YYYY-MM-DD)")
+    p.add_argument("--outlet", action="append", help="only this outlet (repeatable)")
+    p.add_argument("-k", "--k", type=int, help="passages searched (default 40)")
+    _common(p)
+
+    p = sub.add_parser("history", help="an article's revisions with dates and the sentences each added or removed")
+    p.add_argument("article", metavar="URL_OR_ID")
+    p.add_argument("--json", action="store_true",
+                   help="print {article_id, url, revisions: [{revision, valid_from, valid_to, title, sentences_added, sentences_removed}]}")
+    _common(p)
+
+    p = sub.add_parser("compare", help="outlets side by side on a topic: their passages, differing figures, claims only one makes")
+    p.add_argument("query")
+    p.add_argument("--json", action="store_true", help="print {query, outlets: [{outlet, passages}], differences: [{kind, text, sources}]}")
+    _filters(p)  # --outlet: the outlets compared (default: those the query names, else those covering it); -k per outlet
     _common(p)
 
     p = sub.add_parser("stats", help="articles, chunks, outlets and dates in an index")
@@ -144,7 +167,7 @@ def cmd_search(args) -> int:
     from rag.archive import Archive
 
     archive = Archive.open(settings=settings_from_args(args))
-    hits = archive.search(args.query, args.k, args.since, args.until, args.outlet)
+    hits = archive.search(args.query, args.k, args.since, args.until, args.outlet, as_of=args.as_of)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
         return 0
@@ -210,11 +233,52 @@ def cmd_ask(args) -> int:
     from rag.archive import Archive
 
     archive = Archive.open(settings=settings_from_args(args))
-    ans = archive.ask(args.question, args.k, args.since, args.until, args.outlet, answerer=args.answerer)
+    ans = archive.ask(args.question, args.k, args.since, args.until, args.outlet, answerer=args.answerer, as_of=args.as_of)
     if args.json:
         print(json.dumps(ans.to_dict(), indent=2, ensure_ascii=False))
         return 0
     print(format_answer(ans, show_removed=getattr(args, "show_removed", False)))
+    return 0
+
+
+def format_timeline(tl) -> str:
+    """The human output of ``rag timeline``: one block per event (date, where the date came
+    from, the sentence), then its sources, the first to report marked."""
+    if not tl.events:
+        return "no dated event found for this query"
+    lines: list[str] = []
+    for e in tl.events:
+        how = "stated" if e.date_source == "stated" else "published"
+        lines.append(f"{e.date.isoformat()} ({how})  " + textwrap.fill(e.text, 100, subsequent_indent="    ").lstrip())
+        for s in e.sources:
+            first = "  (first)" if s.first else ""
+            lines.append(f"    [{s.n}] {s.outlet or 'unknown outlet'} — {s.title} — {_fmt_date(s.published_at)}{first}")
+    return "\n".join(lines)
+
+
+def cmd_timeline(args) -> int:
+    from rag.archive import Archive
+
+    tl = Archive.open(settings=settings_from_args(args)).timeline(args.query, args.k, args.since, args.until, args.outlet)
+    print(json.dumps(tl.to_dict(), indent=2, ensure_ascii=False) if args.json else format_timeline(tl))
+    return 0
+
+
+def cmd_history(args) -> int:
+    """``rag history URL_OR_ID``: one block per revision, oldest first."""
+    from rag.archive import Archive
+
+    h = Archive.open(settings=settings_from_args(args)).history(args.article)
+    if args.json:
+        print(json.dumps(h.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"{h.article_id}  {h.url or ''}".rstrip())
+    for r in h.revisions:
+        until = _fmt_date(r.valid_to) if r.valid_to else "now"
+        print(f"revision {r.revision}: {_fmt_date(r.valid_from)} .. {until} — {r.title}")
+        for sign, sents in (("+", r.sentences_added), ("-", r.sentences_removed)):
+            for sent in sents:
+                print(textwrap.fill(sent, 100, initial_indent=f"    {sign} ", subsequent_indent="      "))
     return 0
 
 
@@ -251,7 +315,33 @@ def cmd_index(args) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats": cmd_stats, "index": cmd_index}
+def format_comparison(comp) -> str:
+    """The human output of ``rag compare``: each outlet's quotes with dates, then what differs."""
+    lines: list[str] = []
+    for v in comp.outlets:
+        lines.append(f"== {v.outlet} ==" + ("" if v.passages else "\n  (no passage on this topic)"))
+        for s in v.passages:
+            lines.append(f"[{s.n}] {s.title} — {_fmt_date(s.published_at)}" + (f"\n    {s.url}" if s.url else ""))
+            lines.append(textwrap.indent(textwrap.fill(f"“{s.quote}”", 96), "    "))
+    if comp.differences:
+        lines.append("\nWhat differs:")
+    for d in comp.differences:
+        cites = "".join(f"[{s.n}]" for s in d.sources)
+        lines.append(textwrap.fill(f"{d.kind}: {d.text} {cites}", 100, initial_indent="  - ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def cmd_compare(args) -> int:
+    from rag.archive import Archive
+
+    archive = Archive.open(settings=settings_from_args(args))
+    comp = archive.compare(args.query, args.outlet, args.since, args.until, args.k)
+    print(json.dumps(comp.to_dict(), indent=2, ensure_ascii=False) if args.json else format_comparison(comp))
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "stats": cmd_stats, "index": cmd_index, "timeline": cmd_timeline,
+            "history": cmd_history, "compare": cmd_compare}
 
 
 # Exit code when the reader of stdout goes away (``rag search --json | head -1``): 128 + SIGPIPE,

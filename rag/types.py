@@ -7,7 +7,7 @@ Data flows one way: files -> :class:`Article` -> :class:`Chunk` -> index -> :cla
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date as Day, datetime
 from typing import Any
 
 
@@ -44,12 +44,17 @@ class Article:
     category: str | None = None
     source_file: str | None = None
     also_in: tuple[str, ...] = ()
+    updated_at: datetime | None = None  # when the source says it was last modified
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (dates as ISO 8601 strings)."""
+        """Return a JSON-ready dict (dates as ISO 8601 strings; ``updated_at`` only when set)."""
         d = asdict(self)
         d["published_at"] = _iso(self.published_at)
         d["also_in"] = list(self.also_in)
+        if self.updated_at is None:
+            d.pop("updated_at")
+        else:
+            d["updated_at"] = _iso(self.updated_at)
         return d
 
 
@@ -287,3 +292,144 @@ class IngestReport:
             f"{self.duplicates} duplicate, {self.skipped} skipped; chunks: +{self.chunks_added} "
             f"-{self.chunks_removed}; {self.seconds:.1f}s"
         )
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    """One outlet's report of a timeline event: ``quote == body[start:end]`` of its article.
+
+    ``first`` marks the source published earliest among the event's sources. ``passage`` is
+    the paragraph around the quote (``passage_start`` in the body), for display only.
+    """
+
+    n: int
+    article_id: str
+    outlet: str | None
+    title: str
+    published_at: datetime | None
+    url: str | None
+    quote: str
+    start: int
+    end: int
+    first: bool = False
+    passage: str = field(default="", compare=False, repr=False)
+    passage_start: int = field(default=0, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON shape of a ``rag timeline --json`` source."""
+        return {
+            "n": self.n, "article_id": self.article_id, "outlet": self.outlet, "title": self.title,
+            "published_at": _iso(self.published_at), "url": self.url, "quote": self.quote,
+            "start": self.start, "end": self.end, "first": self.first,
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """Something that happened on ``date`` (``date_source``: ``stated`` in the text, or the
+    ``published`` date of the first report), as reported by every source in ``sources``."""
+
+    date: Day
+    date_source: str
+    text: str
+    sources: tuple[TimelineSource, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (the date as ``YYYY-MM-DD``)."""
+        return {"date": self.date.isoformat(), "date_source": self.date_source, "text": self.text,
+                "sources": [s.to_dict() for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A story's events in date order (the JSON of ``rag timeline --json``)."""
+
+    query: str
+    events: tuple[TimelineEvent, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{query, events}``."""
+        return {"query": self.query, "events": [e.to_dict() for e in self.events]}
+
+
+@dataclass(frozen=True)
+class OutletView:
+    """One outlet's side of a comparison: its most relevant passages, each a :class:`Source`
+    whose ``quote`` (== ``article.body[start:end]``) is the passage's best-supporting span."""
+
+    outlet: str
+    passages: tuple[Source, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{outlet, passages}``."""
+        return {"outlet": self.outlet, "passages": [p.to_dict() for p in self.passages]}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What differs between outlets: ``kind`` "figure" (different numbers for one quantity)
+    or "only" (a claim one outlet makes); ``sources`` cite both sides, exact sentences."""
+
+    kind: str
+    text: str
+    sources: tuple[Source, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{kind, text, sources}``."""
+        return {"kind": self.kind, "text": self.text, "sources": [s.to_dict() for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Outlets side by side on ``query`` (``rag compare``): their passages and differences."""
+
+    query: str
+    outlets: tuple[OutletView, ...] = ()
+    differences: tuple[Difference, ...] = ()
+    timing_ms: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON shape of ``rag compare --json``: ``{query, outlets, differences}``."""
+        return {
+            "query": self.query,
+            "outlets": [v.to_dict() for v in self.outlets],
+            "differences": [d.to_dict() for d in self.differences],
+        }
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One version of an article's body: current from ``valid_from`` until ``valid_to``
+    (None: still current). ``sentences_added``/``sentences_removed`` compare it with the
+    revision before it (the first revision adds nothing)."""
+
+    revision: int
+    valid_from: datetime | None
+    valid_to: datetime | None
+    title: str
+    body: str
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    sentences_added: tuple[str, ...] = ()
+    sentences_removed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return one revision of ``rag history --json`` (no body)."""
+        return {
+            "revision": self.revision, "valid_from": _iso(self.valid_from), "valid_to": _iso(self.valid_to),
+            "title": self.title, "sentences_added": list(self.sentences_added),
+            "sentences_removed": list(self.sentences_removed),
+        }
+
+
+@dataclass(frozen=True)
+class History:
+    """An article's revisions, oldest first (the JSON of ``rag history --json``)."""
+
+    article_id: str
+    url: str | None
+    revisions: tuple[Revision, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{article_id, url, revisions}``."""
+        return {"article_id": self.article_id, "url": self.url, "revisions": [r.to_dict() for r in self.revisions]}

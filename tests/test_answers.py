@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from fakes import make_hits, renumber
-from rag.answer.direct import order_in_time
+from rag.answer.direct import order_in_time, stated_date_text
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.wording import undecided
 from rag.answer.features import QuestionInfo, candidates, drop_connective
@@ -194,10 +194,51 @@ def test_yes_no_about_order_in_time_comes_from_the_dates():
     q1 = "Did TechCrunch report on the trial before The Verge reported on its first witness?"
     q2 = "Did TechCrunch report on the trial after The Verge reported on its first witness?"
     q3 = "Did The Verge report on the witness before TechCrunch reported on the trial?"
-    assert order_in_time(q1, hits, cands) == "Yes."
-    assert order_in_time(q2, hits, cands) == "No."
-    assert order_in_time(q3, hits, cands) == "No."
+    # a question about reporting: the publication dates ("today" is when the trial began, not
+    # a later report of it)
+    assert order_in_time(q1, hits, cands) == "Yes (by publication date)."
+    assert order_in_time(q2, hits, cands) == "No (by publication date)."
+    assert order_in_time(q3, hits, cands) == "No (by publication date)."
     assert order_in_time("Did TechCrunch report on the trial?", hits, cands) is None
+
+
+def test_order_of_events_uses_the_dates_the_passages_state_over_publication_dates():
+    # TechCrunch published later (Oct 9) about an event it dates October 3; The Verge published
+    # earlier (Oct 5) about an event on Wednesday, October 4
+    hits = renumber(_dated("TechCrunch", 9, "TechCrunch said the trial began with opening statements on Oct. 3.")
+                    + _dated("The Verge", 5, "In The Verge, the trial heard its first witness on Wednesday."))
+    q = "Did the trial in TechCrunch begin before the first witness in The Verge was heard?"
+    assert order_in_time(q, hits, candidates(hits)) == "Yes (by the dates the articles state)."
+    # "this week" is too coarse to order by: The Verge's publication date stands in for it
+    coarse = renumber(_dated("TechCrunch", 9, "TechCrunch said the trial began with opening statements on Oct. 3.")
+                      + _dated("The Verge", 5, "In The Verge, the trial heard its first witness this week."))
+    assert order_in_time(q, coarse, candidates(coarse)) == "Yes (by stated and publication dates)."
+    undated = renumber(_dated("TechCrunch", 9, "TechCrunch said the trial began with opening statements.")
+                       + _dated("The Verge", 5, "In The Verge, the trial heard its first witness."))
+    assert order_in_time(q, undated, candidates(undated)) == "No (by publication date)."
+
+
+def test_a_living_articles_dated_section_is_when_it_reported():
+    # TechCrunch's explainer is dated October 2 but reports Altman's move under "October 20"
+    living = ("ChatGPT: everything you need to know about the chatbot.\n\nOctober 20\n\n"
+              "Sam Altman joins Microsoft to lead a new research team.\n")
+    hits = renumber(make_hits(living, title="ChatGPT explainer", outlet="TechCrunch",
+                              published_at=datetime(2023, 10, 2, tzinfo=timezone.utc))
+                    + _dated("The Verge", 19, "The Verge reported that Sam Altman joins Microsoft."))
+    q = "Did TechCrunch report that Sam Altman joins Microsoft before The Verge reported it?"
+    evidence = [c for c in candidates(hits) if "Altman" in c.text]  # not the explainer's opening line
+    assert order_in_time(q, hits, evidence) == "No (by stated and publication dates)."
+    # a day stated inside a sentence is when the event happened, not when it was reported
+    stated = renumber(_dated("TechCrunch", 2, "TechCrunch reported that Sam Altman joins Microsoft on Oct. 20.")
+                      + _dated("The Verge", 19, "The Verge reported that Sam Altman joins Microsoft."))
+    assert order_in_time(q, stated, candidates(stated)) == "Yes (by publication date)."
+
+
+def test_order_in_time_falls_back_to_publication_dates_when_the_stated_days_are_equal():
+    hits = renumber(_dated("TechCrunch", 9, "TechCrunch said the trial began with opening statements on Oct. 3.")
+                    + _dated("The Verge", 5, "In The Verge, the trial heard its first witness on Oct. 3."))
+    q = "Did the trial in TechCrunch begin after the first witness in The Verge was heard?"
+    assert order_in_time(q, hits, candidates(hits)) == "Yes (by publication date)."
 
 
 def test_undecided_turns_the_question_into_a_clause():
@@ -254,3 +295,26 @@ def test_expected_answer_type(question, kind):
     from rag.answer.question import answer_type
 
     assert answer_type(question) == kind
+
+
+def _sentence(hits, opening):
+    return next(c for c in candidates(hits) if c.text.startswith(opening))
+
+
+def test_when_shows_the_resolved_date_of_the_sentence_that_states_it():
+    hits = renumber(
+        make_hits("OpenAI's board fired Sam Altman on Friday, November 17, after a review.\n\n"
+                  "The board said on Friday that it had lost confidence in him.\n\n"
+                  "Microsoft hired him on Nov. 20 to lead a new team.\n\n"
+                  "The company first launched ChatGPT to the public in November 2022.\n",
+                  title="Altman story", outlet="TechCrunch", published_at=datetime(2023, 11, 22, tzinfo=timezone.utc)))
+    assert stated_date_text(hits[0], _sentence(hits, "OpenAI's board fired")) == "November 17, 2023"
+    assert stated_date_text(hits[0], _sentence(hits, "Microsoft hired him")) == "November 20, 2023"
+    assert stated_date_text(hits[0], _sentence(hits, "The company first launched")) == "November 2022"
+    assert stated_date_text(hits[0], _sentence(hits, "The board said on Friday")) == "November 17, 2023"
+    # alone, "Friday" resolves to November 17, which that passage never writes: shown as written
+    alone = make_hits("The board said on Friday that it had lost confidence in him.\n", title="Board",
+                      published_at=datetime(2023, 11, 22, tzinfo=timezone.utc))
+    assert stated_date_text(alone[0], _sentence(alone, "The board said")) == "Friday"
+    ans = ExtractiveAnswerer(Settings()).answer("When did Microsoft hire Sam Altman?", hits)
+    assert ans.direct is not None and ans.direct.text.startswith("November 20, 2023")

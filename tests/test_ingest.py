@@ -9,6 +9,7 @@ import pytest
 
 from rag.archive import Archive
 from rag.errors import IndexMismatch, IndexMissing
+from rag.index.revisions import revision_chunk_ids
 from tests.conftest import MINI, SEED
 
 
@@ -52,7 +53,8 @@ def test_edit_replaces_exactly_that_articles_chunks(hash_settings, corpus_dir):
     assert before - after == old_ids - new_ids  # only that article's chunks went
     assert after - before == new_ids - old_ids
     assert 1 <= r.chunks_added <= 2, "unchanged passages keep their ids and are not re-embedded"
-    assert a.store.vectors.ids() == after, "no orphan vectors"
+    kept = set(revision_chunk_ids(a.store.records))  # the earlier body, kept as a revision
+    assert kept and a.store.vectors.ids() == after | kept, "no orphan vectors"
     top_id, _ = a.store.lexical.search("correction appended Friday", 1)[0]  # BM25 was rebuilt
     top = a.store.records.get_chunks([top_id])[top_id]
     assert top.article_id == tid and "correction" in top.text

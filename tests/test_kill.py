@@ -333,13 +333,18 @@ def state(path: Path) -> dict:
     con = sqlite3.connect(path / "records.sqlite3")
     articles = dict(con.execute("SELECT id, content_hash FROM articles"))
     chunks = {r[0]: r[1:] for r in con.execute('SELECT id, article_id, idx, start, "end", text FROM chunks')}
+    # superseded revisions (an edit run changes bodies): their chunks, and the revisions without
+    # valid_from/valid_to (an edit without updated_at is dated by the time it was ingested)
+    revision_chunks = {r[0]: r[1:] for r in con.execute('SELECT id, article_id, revision, idx, start, "end", text FROM revision_chunks')}
+    revisions = sorted(con.execute("SELECT article_id, revision, title, body, published_at FROM revisions"))
     con.close()
     bm25 = LexicalIndex.load(path / "bm25")
     dense = DenseIndex.load(path / "dense")
     manifest = json.loads((path / "manifest.json").read_text())
     vectors = {c: np.asarray(dense.vectors[i]) for i, c in enumerate(dense.ids)}
     out = {
-        "articles": articles, "chunks": chunks, "chroma": st.vectors.ids(), "bm25": list(bm25.ids),
+        "articles": articles, "chunks": chunks, "revision_chunks": revision_chunks, "revisions": revisions,
+        "chroma": st.vectors.ids(), "bm25": list(bm25.ids),
         "dense": list(dense.ids), "vectors": vectors, "manifest": manifest,
         "generation": st.records.generation(), "leftovers": sorted(p.name for p in path.iterdir() if p.name.endswith((".tmp", ".old"))),
         "pending": st.records.pending_vector_deletes(),
@@ -351,15 +356,17 @@ def state(path: Path) -> dict:
 
 def assert_equal_to_clean(path: Path, clean_path: Path) -> None:
     got, want = state(path), state(clean_path)
-    ids = set(got["chunks"])
+    ids = set(got["chunks"]) | set(got["revision_chunks"])
     assert got["articles"] == want["articles"], "article ids and contents differ from a clean build"
     assert got["chunks"] == want["chunks"], "chunk ids, offsets or texts differ from a clean build"
+    assert got["revisions"] == want["revisions"], "kept revisions differ from a clean build"
+    assert got["revision_chunks"] == want["revision_chunks"], "revision chunks differ from a clean build"
     assert got["chroma"] == ids, f"chroma != records: {len(got['chroma'] - ids)} orphan, {len(ids - got['chroma'])} missing"
     assert len(got["bm25"]) == len(set(got["bm25"])) and set(got["bm25"]) == ids
     assert len(got["dense"]) == len(set(got["dense"])) and set(got["dense"]) == ids
     assert all(np.allclose(got["vectors"][c], want["vectors"][c], atol=1e-6) for c in ids), "vectors differ"
     m = got["manifest"]
-    assert m["counts"] == {"articles": len(got["articles"]), "chunks": len(ids)} and m["generation"] == got["generation"]
+    assert m["counts"] == {"articles": len(got["articles"]), "chunks": len(got["chunks"])} and m["generation"] == got["generation"]
     assert got["leftovers"] == [] and got["pending"] == []
 
 

@@ -482,3 +482,55 @@ def test_import_is_lazy():
     code = "import sys, rag.ingest.loaders; print('trafilatura' in sys.modules, 'feedparser' in sys.modules, 'llama_index' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+# ----------------------------------------------------------------------------- updated_at
+
+def test_updated_at_from_json_and_csv_fields(tmp_path):
+    p = write(tmp_path / "a.json", json.dumps([
+        {"title": "A", "body": "Alpha body text.", "published_at": "2023-11-01T10:00:00Z", "updated_at": "2023-11-03T09:00:00Z"},
+        {"title": "B", "body": "Beta body text.", "date_modified": "2023-11-04"},
+        {"title": "C", "body": "Gamma body text.", "modified": "not a date"},
+    ]))
+    a, b, c = split(load_json(p))[0]
+    assert a.updated_at == datetime(2023, 11, 3, 9, tzinfo=UTC)
+    assert a.published_at == datetime(2023, 11, 1, 10, tzinfo=UTC)
+    assert b.updated_at == datetime(2023, 11, 4, tzinfo=UTC) and b.published_at is None
+    assert c.updated_at is None  # unparseable: never guessed
+    q = write(tmp_path / "a.csv", "title,body,modified\nD,Delta body text.,2023-12-01T08:30:00+00:00\n")
+    (d,) = split(load_csv(q))[0]
+    assert d.updated_at == datetime(2023, 12, 1, 8, 30, tzinfo=UTC)
+    assert "updated_at" not in Article("x", "t", "b").to_dict()  # unset: content hashes stay as they were
+    assert d.to_dict()["updated_at"] == "2023-12-01T08:30:00+00:00"
+
+
+def test_updated_at_from_html_meta_and_json_ld(tmp_path):
+    body = "<p>" + "The council approved the budget after a long debate. " * 8 + "</p>"
+    meta = write(tmp_path / "m.html", (
+        '<html><head><title>Budget</title><meta property="article:published_time" content="2023-11-01T10:00:00Z">'
+        '<meta property="article:modified_time" content="2023-11-02T12:00:00Z"></head>'
+        f"<body><article>{body}</article></body></html>"))
+    (a,) = split(load_html(meta))[0]
+    assert a.published_at == datetime(2023, 11, 1, 10, tzinfo=UTC)
+    assert a.updated_at == datetime(2023, 11, 2, 12, tzinfo=UTC)
+    ld = write(tmp_path / "l.html", (
+        '<html><head><title>Budget</title><script type="application/ld+json">'
+        '{"@context": "https://schema.org", "@graph": [{"@type": "NewsArticle", "dateModified": "2023-11-05T08:00:00Z"}]}'
+        f"</script></head><body><article>{body}</article></body></html>"))
+    (b,) = split(load_html(ld))[0]
+    assert b.updated_at == datetime(2023, 11, 5, 8, tzinfo=UTC)
+    plain = write(tmp_path / "p.html", f"<html><head><title>Budget</title></head><body><article>{body}</article></body></html>")
+    assert split(load_html(plain))[0][0].updated_at is None
+
+
+def test_updated_at_from_feeds(tmp_path):
+    atom = write(tmp_path / "f.atom", (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Wire</title>'
+        '<entry><title>Edited</title><link href="https://wire.test/a"/><published>2023-11-01T10:00:00Z</published>'
+        '<updated>2023-11-02T11:00:00Z</updated><content type="text">The mayor resigned on Tuesday.</content></entry>'
+        '</feed>'))
+    (a,) = split(load_feed(atom))[0]
+    assert a.published_at == datetime(2023, 11, 1, 10, tzinfo=UTC)
+    assert a.updated_at == datetime(2023, 11, 2, 11, tzinfo=UTC)
+    (r,) = split(load_feed(DATA / "feed-rss2.xml"))[0][:1]
+    assert r.updated_at is None  # RSS 2.0 without <updated>: none, not the publication date

@@ -344,3 +344,55 @@ def test_llm_answer_direct_in_bold_and_removed_on_request(tmp_path, corpus_dir):
                 assert page.outside == []  # type: ignore[attr-defined]
         finally:
             archive.close()
+
+
+def test_timeline_tab_in_browser(page, app_url, minilm_archive, tmp_path):
+    """The Timeline tab: a story query draws its events and lists them; opening an event shows
+    its source with the quote, an exact body span, in <mark>."""
+    expected = minilm_archive.timeline("Sam Bankman-Fried FTX trial")
+    assert expected.events
+    page.goto(app_url)
+    page.get_by_role("tab", name="Timeline").click()
+    box = page.locator("#tl-query textarea")
+    box.fill("Sam Bankman-Fried FTX trial")
+    page.locator("#tl-btn").click()
+    events = page.locator("#tl-events details.tl-event")
+    events.first.wait_for(timeout=LONG)
+    assert events.count() == len(expected.events)
+    assert page.locator("#tl-plot img, #tl-plot svg, #tl-plot canvas").count() >= 1  # the date axis is drawn
+    first = events.first
+    assert expected.events[0].date.isoformat() in first.locator("summary").inner_text()
+    mark = first.locator("mark").first
+    assert not mark.is_visible()  # folded until clicked
+    first.locator("summary").click()
+    mark.wait_for(state="visible")
+    src = expected.events[0].sources[0]
+    assert mark.inner_text().strip() == src.quote.strip()
+    assert minilm_archive.store.records.get_article(src.article_id).body[src.start:src.end] == src.quote
+    page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.outside == []  # type: ignore[attr-defined]
+
+
+def test_compare_tab_in_browser(page, app_url, minilm_archive, tmp_path):
+    """The Compare outlets tab: a query naming two outlets shows one column per outlet, each
+    passage's quote (an exact body span) highlighted, and the differences section."""
+    query = "What did TechCrunch and BBC News - Technology report about deals?"
+    expected = minilm_archive.compare(query)
+    assert [v.outlet for v in expected.outlets] == ["TechCrunch", "BBC News - Technology"]
+    page.goto(app_url)
+    page.get_by_role("tab", name="Compare outlets").click()
+    page.locator("#cmp-query textarea").fill(query)
+    page.locator("#cmp-btn").click()
+    cols = page.locator("#cmp-view .cmp-col")
+    cols.first.wait_for(timeout=LONG)
+    assert cols.count() == 2
+    assert [cols.nth(i).locator("h4").inner_text() for i in range(2)] == ["TechCrunch", "BBC News - Technology"]
+    src = expected.outlets[1].passages[0]
+    mark = cols.nth(1).locator("summary mark").first
+    assert mark.inner_text().strip() == src.quote.strip()
+    assert minilm_archive.store.records.get_article(src.article_id).body[src.start:src.end] == src.quote
+    assert "What differs" in page.locator("#cmp-view").inner_text()
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.outside == []  # type: ignore[attr-defined]

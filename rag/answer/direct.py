@@ -7,10 +7,12 @@
   are not answers), ranked by a learned model (``models/entity.json``) over how widely and how
   strongly the evidence carries each one;
 * how many / how much: the number (with its unit) of the best evidence sentence that the
-  question does not already contain; when: the date that sentence states, else nothing;
+  question does not already contain; when: the date that sentence states, resolved and
+  written out (:func:`stated_date_text`), else nothing;
 * yes / no: ``models/yesno.json`` over the question's wording and how well each of its parts
   is supported by the shown passages; order-in-time questions ("did A report X before B?")
-  are decided from the cited articles' publication dates (:func:`order_in_time`).
+  are decided from the dates the cited sentences state, else the cited articles' publication
+  dates, and the answer says which (:func:`order_in_time`).
 
 Every direct answer is a string that occurs in a cited passage (or, for yes/no, rests on the
 evidence sentences it cites); the verifier checks names and numbers again.
@@ -20,11 +22,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Sequence
 
 import numpy as np
 
 from rag.answer.features import QuestionInfo, SentenceCandidate
+from rag.ingest.event_dates import DAY, MONTH, SECTION, WEEK, granularity, resolve_dates, stated_in
 from rag.answer.support import meta_stems, needs, score
 from rag.text import STOPWORDS, EntitySpan, entity_spans, stem, terms
 from rag.types import Hit
@@ -304,6 +308,31 @@ def number_phrase(q: QuestionInfo, text: str) -> str | None:
     return " ".join(found[0].split()[:2]) if not _AMOUNT.search(found[0]) else found[0]
 
 
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                "October", "November", "December")
+
+
+def stated_date_text(hit: Hit, c: SentenceCandidate) -> str | None:
+    """For a "when" question: the date sentence ``c`` of ``hit`` states (or the section line
+    above it in the passage), resolved and written out ("November 17, 2023", "November 2023",
+    "2023"); as the passage writes it ("Friday") when the written-out form has a number or
+    month the passage and its date line do not hold (the verifier holds a direct answer to its
+    passage); None when the sentence states no date."""
+    published = hit.chunk.published_at
+    d = stated_in(resolve_dates(hit.chunk.text, published), c.start, c.end)
+    if d is None:
+        return None
+    month = _MONTH_NAMES[d.day.month - 1]
+    size = granularity(d.text)
+    full = (f"{month} {d.day.day}, {d.day.year}" if size == DAY else f"the week of {month} {d.day.day}, {d.day.year}"
+            if size == WEEK else f"{month} {d.day.year}" if size == MONTH else str(d.day.year))
+    have = {stem(t.norm) for t in terms(hit.chunk.text)} | meta_stems(hit.chunk)
+    needed = {stem(t.norm) for t in terms(full) if t.kind == "number"}
+    month_held = size not in (DAY, WEEK, MONTH) or stem(month.lower()) in have or stem(month[:3].lower()) in have
+    held = month_held and needed <= have
+    return full if held else d.text
+
+
 def date_phrase(text: str) -> str | None:
     """The first stated date ("November 17", "Oct. 6, 2023", "2023") in ``text``."""
     m = _DATE_PHRASE.search(text)
@@ -347,24 +376,54 @@ def lead_name(q: QuestionInfo, c: SentenceCandidate) -> tuple[str, int] | None:
     return (best, best_key[0]) if best is not None else None
 
 
+BY_STATED, BY_PUBLISHED, BY_BOTH = "by the dates the articles state", "by publication date", "by stated and publication dates"
+# a question about when outlets reported, not when things happened ("Did TechCrunch report ... before ...")
+_REPORTING = re.compile(r"\b(?:report|publish|article|cover|mention|announc|writ|wrote|say|said|note)", re.I)
+
+
+def event_date(hit: Hit, c: SentenceCandidate, reported: bool = False) -> tuple[datetime | date | None, bool]:
+    """The day sentence ``c`` of ``hit`` is about and whether its passage states it (a day in
+    the sentence or a section line above it in the passage, resolved against the article's
+    publication date; weeks, months and years are too coarse to order by); else the
+    publication date and False. With ``reported`` (when was it reported?) only a section date
+    after the publication date counts: a living article's dated update."""
+    published = hit.chunk.published_at
+    days = [d for d in resolve_dates(hit.chunk.text, published) if granularity(d.text) == DAY]  # not "this week"
+    d = stated_in(days, c.start, c.end)
+    if d is not None and (not reported or (d.kind == SECTION and published is not None and d.day > published.date())):
+        return d.day, True
+    return published, False
+
+
 def order_in_time(question: str, hits: Sequence[Hit], chosen: Sequence[SentenceCandidate]) -> str | None:
-    """For "did A report X before/after B reported Y?" with two cited outlets, Yes/No from
-    their articles' publication dates; None when the question is not of that shape."""
+    """For "did A report X before/after B reported Y?" with two cited outlets, Yes/No from the
+    dates their cited sentences state (for when they reported: the dated sections of living
+    articles), else their articles' publication dates, saying which ("Yes (by publication
+    date)."); None when the question is not of that shape."""
     m = re.search(r"\b(before|after|earlier than|later than|prior to)\b", question, re.I)
     if not m or not re.match(r"^\s*(?:did|was|were|is|does|has|had)\b", question, re.I):
         return None
-    names = {}
+    names: dict[str, tuple[Hit, SentenceCandidate]] = {}
     low = question.lower()
     for c in chosen:
         o = hits[c.hit].chunk.outlet
-        d = hits[c.hit].chunk.published_at
-        if o and d is not None and o.lower() in low:
-            names.setdefault(o, d)
+        if o and hits[c.hit].chunk.published_at is not None and o.lower() in low:
+            names.setdefault(o, (hits[c.hit], c))
     if len(names) != 2:
         return None
-    (o1, d1), (o2, d2) = sorted(names.items(), key=lambda kv: low.index(kv[0].lower()))
+    (o1, (h1, c1)), (o2, (h2, c2)) = sorted(names.items(), key=lambda kv: low.index(kv[0].lower()))
+    reported = bool(_REPORTING.search(question))
+    (e1, s1), (e2, s2) = event_date(h1, c1, reported), event_date(h2, c2, reported)
+    if (s1 or s2) and _as_day(e1) != _as_day(e2):
+        d1, d2, how = _as_day(e1), _as_day(e2), BY_STATED if s1 and s2 else BY_BOTH
+    else:
+        d1, d2, how = h1.chunk.published_at, h2.chunk.published_at, BY_PUBLISHED
     if d1 == d2:
         return None
     before = m.group(1).lower() in ("before", "earlier than", "prior to")
     first_is_earlier = d1 < d2
-    return "Yes." if first_is_earlier == before else "No."
+    return f"{'Yes' if first_is_earlier == before else 'No'} ({how})."  # "Yes (" keeps the word "yes" whole
+
+
+def _as_day(d: datetime | date | None) -> date | None:
+    return d.date() if isinstance(d, datetime) else d

@@ -38,7 +38,7 @@ import numpy as np
 from rag.answer.base import Draft, DraftAnswerer
 from rag.answer.direct import (
     ENTITY_FEATURES, YESNO_FEATURES, date_phrase, entity_candidates, entity_features, lead_name, number_phrase,
-    order_in_time, yesno_features,
+    order_in_time, stated_date_text, yesno_features,
 )
 from rag.answer.evidence import (
     AUX_STEMS, boost_responses, choose, dateline, fit_budget, focus_short_question, order, uncovered, with_antecedent,
@@ -173,7 +173,7 @@ class ExtractiveAnswerer(DraftAnswerer):
             for c in sorted(chosen, key=lambda c: -c.score):
                 if not covers(q, c.stems | metas[c.hit]):
                     continue
-                phrase = number_phrase(q, c.text) if kind == "number" else date_phrase(c.text)
+                phrase = number_phrase(q, c.text) if kind == "number" else (stated_date_text(hits[c.hit], c) or date_phrase(c.text))
                 if phrase:  # "seven counts" -> "Seven counts." (a date starts upper case already)
                     return f"{phrase[:1].upper()}{phrase[1:]}.", (c.hit,), chosen
             return None, (), chosen

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from rag.index.revisions import REVISION_MARK
 from rag.ingest.ids import body_hash, chunk_id
 from rag.types import Article, Chunk
 
@@ -96,6 +97,9 @@ def restore_articles(entries: Iterable[tuple[str, Mapping[str, Any], str]]) -> R
     by_article: dict[str, list[tuple[str, Mapping[str, Any], str]]] = {}
     out = Restored()
     for cid, md, doc in entries:
+        if REVISION_MARK in cid:  # a superseded revision's chunk: not restored (its rows are lost)
+            out.unused.append(cid)
+            continue
         aid = (md or {}).get("article_id")
         if not aid:
             out.lost[""] = "chunks that name no article"

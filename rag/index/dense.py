@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rag.index.snapshot import OutletMasks, cached_filter_mask, readable_dir, replace_dir, timestamps
+from rag.index.snapshot import OutletMasks, Validity, cached_filter_mask, combine, readable_dir, replace_dir, timestamps
 
 _FORMAT = 1
 
@@ -28,7 +28,8 @@ _FORMAT = 1
 class DenseIndex:
     """Chunk vectors (rows L2-normalized) with outlet and timestamp arrays for filters."""
 
-    def __init__(self, ids: list[str], vectors: np.ndarray, outlets: Sequence[str | None], ts: np.ndarray, generation: int):
+    def __init__(self, ids: list[str], vectors: np.ndarray, outlets: Sequence[str | None], ts: np.ndarray, generation: int,
+                 validity: Validity | None = None):
         self.ids = ids
         self.vectors = vectors
         self.outlets = np.array([o or "" for o in outlets], dtype=object)
@@ -42,6 +43,7 @@ class DenseIndex:
         self._time_ordered = bool(dated[:n_dated].all() and np.all(np.diff(self.ts[:n_dated]) >= 0))
         self._by_outlet: dict[str, np.ndarray] | None = None
         self._outlet_masks: OutletMasks | None = None
+        self.validity = validity or Validity(self.ts)
 
     @classmethod
     def build(
@@ -51,9 +53,11 @@ class DenseIndex:
         dim: int,
         generation: int,
         batch: int = 5000,
+        valid: dict[str, tuple[float, float]] | None = None,
     ) -> "DenseIndex":
         """From (chunk id, header, text, outlet, published ISO) rows, fetching vectors in
-        batches with ``fetch(ids) -> {id: vector}``; chunks without a stored vector are left out."""
+        batches with ``fetch(ids) -> {id: vector}``; chunks without a stored vector are left out.
+        ``valid`` gives each row's revision validity (:class:`~rag.index.snapshot.Validity`)."""
         ids, outlets, published = [], [], []
         for cid, _h, _t, outlet, pub in rows:
             ids.append(cid)
@@ -75,13 +79,14 @@ class DenseIndex:
             ids = [ids[i] for i in order]
             outlets = [outlets[i] for i in order]
             mat, ts = mat[order], ts[order]
-        return cls(ids, mat, outlets, ts, generation)
+        return cls(ids, mat, outlets, ts, generation, Validity.of(ids, ts, valid))
 
     def save(self, folder: Path) -> None:
         """Write atomically: build in ``folder.tmp``, then swap it in."""
         with replace_dir(folder) as tmp:
             np.save(tmp / "vectors.npy", self.vectors)
             np.save(tmp / "ts.npy", self.ts)
+            np.save(tmp / "valid.npy", np.stack([self.validity.vfrom, self.validity.vto]))
             meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
                     "outlets": [o or None for o in self.outlets.tolist()]}
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -96,20 +101,28 @@ class DenseIndex:
                 return None
             vectors = np.load(folder / "vectors.npy", mmap_mode="r")
             ts = np.load(folder / "ts.npy")
+            valid = np.load(folder / "valid.npy") if (folder / "valid.npy").exists() else None
         except (OSError, ValueError, KeyError):
             return None
         if len(meta["ids"]) != len(vectors):
             return None
-        return cls(meta["ids"], vectors, meta["outlets"], ts, int(meta["generation"]))
+        validity = Validity(ts, valid[0], valid[1]) if valid is not None and valid.shape == (2, len(ts)) else None
+        return cls(meta["ids"], vectors, meta["outlets"], ts, int(meta["generation"]), validity)
 
-    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None) -> np.ndarray | None:
-        """Boolean mask of rows passing the filters, or None when there are none."""
+    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
+             as_of: datetime | None = None) -> np.ndarray | None:
+        """Boolean mask of rows passing the filters and current (on ``as_of``), or None when
+        every row passes."""
         if outlets and self._outlet_masks is None:
             self._outlet_masks = OutletMasks(self.outlets)
-        return cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets)
+        return combine(cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets), self.validity.mask(as_of))
 
-    def _rows(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None):
+    def _rows(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
+              as_of: datetime | None = None):
         """The rows passing the filters: ``None`` (all), a ``slice``, or an index array."""
+        if as_of is not None or self.validity.live is not None:  # revisions: one mask
+            m = self.mask(since, until, outlets, as_of)
+            return None if m is None else np.flatnonzero(m)
         if since is None and until is None and not outlets:
             return None
         if not self._time_ordered:
@@ -144,12 +157,14 @@ class DenseIndex:
         since: datetime | None = None,
         until: datetime | None = None,
         outlets: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> list[tuple[str, float]]:
-        """Top-``k`` (chunk id, cosine similarity) within the filters."""
+        """Top-``k`` (chunk id, cosine similarity) within the filters (current revisions, or
+        those current on ``as_of``)."""
         if not self.ids or k <= 0:
             return []
         v = np.asarray(vector, dtype=np.float32)
-        rows = self._rows(since, until, outlets)
+        rows = self._rows(since, until, outlets, as_of)
         if rows is None:
             sims, base = self.vectors @ v, None
         elif isinstance(rows, slice):

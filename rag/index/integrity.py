@@ -14,7 +14,9 @@ everything else is checked against them:
   read, fails its check, or is missing or empty while the vector store holds chunks is rebuilt
   from the vector store (``rag.index.restore``; the old file is kept as
   ``records.sqlite3.damaged``; a readable one only when every article can be rebuilt).
-  Duplicate bodies are reported only.
+  Duplicate bodies are reported only. Revisions (``rag.index.revisions``): every superseded
+  revision has chunks, every revision chunk its revision, each the span of its body.
+  Repair: drop the broken revisions (with their chunks and vectors).
 * chroma: its ids equal the records' chunk ids. Repair: delete orphan vectors (left by a run
   killed between the vector write and the commit); re-embed chunks that lack a vector with
   the index's own embedder (cheap for a few chunks; the report says how many).
@@ -43,6 +45,7 @@ import numpy as np
 
 from rag.errors import IndexDamaged, IndexMismatch, IndexMissing, RagError
 from rag.index.repair import apply_repairs, rebuild_manifest, restore_from_vectors
+from rag.index.revisions import problems as revision_problems, revision_chunk_ids
 from rag.index.store import MANIFEST, RECORDS, IndexStore, ingest_lock, read_manifest, write_json_atomic
 from rag.settings import Settings
 
@@ -107,7 +110,8 @@ def _check(store: IndexStore, vectors, running: bool) -> _State:
         _check_orphan_rows(store.records, st)
         _check_chunk_offsets(store.records, st)
         _check_duplicate_bodies(store.records, st)
-        record_ids = set(store.records.chunk_ids())
+        _check_revisions(store.records, st)
+        record_ids = set(store.records.chunk_ids()) | set(revision_chunk_ids(store.records))
     except IndexDamaged as exc:
         st.add(str(exc), "restore_records", "unreadable")
         return _note_running(st, running)
@@ -184,6 +188,13 @@ def _check_duplicate_bodies(records, st: _State) -> None:
     dups = records.repeated_bodies()
     if dups:
         st.add(f"{dups} articles repeat the body of another article (ingest stores a body once)")
+
+
+def _check_revisions(records, st: _State) -> None:
+    """Superseded revisions and their chunks belong together and match their bodies."""
+    texts, pairs = revision_problems(records)
+    for text in texts:
+        st.add(text, "revisions", pairs)
 
 
 def _check_vectors(vectors, record_ids: set[str], st: _State) -> set[str] | None:

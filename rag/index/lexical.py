@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rag.index.snapshot import OutletMasks, cached_filter_mask, readable_dir, replace_dir, timestamps
+from rag.index.snapshot import OutletMasks, Validity, cached_filter_mask, combine, readable_dir, replace_dir, timestamps
 
 _FORMAT = 1
 
@@ -30,7 +30,8 @@ def _stemmer():
 class LexicalIndex:
     """BM25 over chunk texts, with per-chunk outlet and timestamp arrays for filtering."""
 
-    def __init__(self, ids: list[str], outlets: list[str | None], ts: np.ndarray, bm25, generation: int):
+    def __init__(self, ids: list[str], outlets: list[str | None], ts: np.ndarray, bm25, generation: int,
+                 validity: Validity | None = None):
         self.ids = ids
         self.outlets = np.array([o or "" for o in outlets], dtype=object)
         self.ts = ts
@@ -38,10 +39,13 @@ class LexicalIndex:
         self._bm25 = bm25
         self._stem = _stemmer()
         self._outlet_masks: OutletMasks | None = None
+        self.validity = validity or Validity(self.ts)
 
     @classmethod
-    def build(cls, rows: Iterable[tuple[str, str, str, str | None, str | None]], generation: int) -> "LexicalIndex":
-        """Index (chunk id, header, text, outlet, published_at ISO) rows."""
+    def build(cls, rows: Iterable[tuple[str, str, str, str | None, str | None]], generation: int,
+              valid: dict[str, tuple[float, float]] | None = None) -> "LexicalIndex":
+        """Index (chunk id, header, text, outlet, published_at ISO) rows; ``valid`` gives each
+        row's revision validity (:class:`~rag.index.snapshot.Validity`)."""
         import bm25s
 
         ids, texts, outlets, published = [], [], [], []
@@ -55,7 +59,8 @@ class LexicalIndex:
             tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
-        return cls(ids, outlets, timestamps(published), bm25, generation)
+        ts = timestamps(published)
+        return cls(ids, outlets, ts, bm25, generation, Validity.of(ids, ts, valid))
 
     def save(self, folder: Path) -> None:
         """Write atomically: build in ``folder.tmp``, then swap it in."""
@@ -64,7 +69,8 @@ class LexicalIndex:
                 self._bm25.save(str(tmp / "bm25"), show_progress=False)
             meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
                     "outlets": [o or None for o in self.outlets.tolist()],
-                    "ts": [None if np.isnan(t) else t for t in self.ts.tolist()]}
+                    "ts": [None if np.isnan(t) else t for t in self.ts.tolist()],
+                    "vfrom": self.validity.vfrom.tolist(), "vto": self.validity.vto.tolist()}
             (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
@@ -81,13 +87,16 @@ class LexicalIndex:
         except (OSError, ValueError, KeyError):
             return None
         ts = np.array([np.nan if t is None else t for t in meta["ts"]], dtype=np.float64)
-        return cls(meta["ids"], meta["outlets"], ts, bm25, int(meta["generation"]))
+        vfrom, vto = (np.array(meta[k], dtype=np.float64) if k in meta else None for k in ("vfrom", "vto"))
+        return cls(meta["ids"], meta["outlets"], ts, bm25, int(meta["generation"]), Validity(ts, vfrom, vto))
 
-    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None) -> np.ndarray | None:
-        """Boolean mask of chunks passing the filters, or None when there are none."""
+    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
+             as_of: datetime | None = None) -> np.ndarray | None:
+        """Boolean mask of chunks passing the filters and current (on ``as_of``), or None
+        when every chunk passes."""
         if outlets and self._outlet_masks is None:
             self._outlet_masks = OutletMasks(self.outlets)
-        return cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets)
+        return combine(cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets), self.validity.mask(as_of))
 
     def search(
         self,
@@ -96,8 +105,10 @@ class LexicalIndex:
         since: datetime | None = None,
         until: datetime | None = None,
         outlets: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> list[tuple[str, float]]:
-        """Top-``k`` (chunk id, BM25 score) with a positive score, within the filters."""
+        """Top-``k`` (chunk id, BM25 score) with a positive score, within the filters (current
+        revisions, or those current on ``as_of``)."""
         if self._bm25 is None or not self.ids:
             return []
         import bm25s
@@ -108,7 +119,7 @@ class LexicalIndex:
         if not toks:
             return []
         scores = self._bm25.get_scores(toks)
-        m = self.mask(since, until, outlets)
+        m = self.mask(since, until, outlets, as_of)
         if m is not None:
             scores = np.where(m, scores, 0.0)
         k = min(k, len(scores))

@@ -3,6 +3,7 @@
 An article counts as ingested once its row and its chunk rows are committed in one
 transaction; the dense store and BM25 are derived from these rows and can be checked and
 rebuilt against them. ``generation`` increases with every commit that changes content.
+Superseded revisions and event dates live in the same file (:mod:`rag.index.revisions`).
 
 A damaged database file (overwritten, truncated: SQLite says "file is not a database" or
 "database disk image is malformed") raises :class:`rag.errors.IndexDamaged` from every method,
@@ -19,9 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from rag.errors import IndexDamaged
+from rag.index import revisions
 from rag.types import Article, Chunk
 
 _IN_BATCH = 500  # ids per ``IN (...)`` query: under SQLite's default limit of 999 bound variables
@@ -76,8 +78,7 @@ CREATE TABLE IF NOT EXISTS vector_meta_todo (article_id TEXT PRIMARY KEY);
 
 @dataclass(frozen=True)
 class StoredArticle:
-    """An article as the records hold it: the article, its content hash and its chunks (in
-    order)."""
+    """An article as the records hold it: the article, its content hash and its chunks."""
 
     article: Article
     content_hash: str
@@ -89,8 +90,7 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _article(row: Sequence) -> Article:
-    """An Article from (id, title, body, outlet, author, published_at, url, category,
-    source_file, also_in) columns."""
+    """An Article from (id, title, body, outlet, author, published_at, url, category, source_file, also_in)."""
     return Article(
         id=row[0], title=row[1], body=row[2], outlet=row[3], author=row[4],
         published_at=_dt(row[5]), url=row[6], category=row[7], source_file=row[8],
@@ -155,7 +155,7 @@ class Records:
         self._write_lock = threading.Lock()
         with self._conn() as c:
             c.executescript(_SCHEMA)
-        for script in (_CLUSTER_SCHEMA, _VECTOR_META_SCHEMA):
+        for script in (_CLUSTER_SCHEMA, _VECTOR_META_SCHEMA, revisions.SCHEMA):
             try:
                 self._conn().executescript(script)
             except sqlite3.OperationalError:
@@ -171,6 +171,10 @@ class Records:
             self._local.conn = conn
         return conn
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (for reads of :mod:`rag.index.revisions`)."""
+        return self._conn()
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
@@ -179,7 +183,7 @@ class Records:
             self._local.conn = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): committed when the block ends, rolled
         back when it raises; writers of this object take turns."""
         with self._write_lock:
@@ -239,6 +243,7 @@ class Records:
                     header=r[6], title=r[7], outlet=r[8], author=r[9], published_at=_dt(r[10]),
                     url=r[11], category=r[12],
                 )
+        out.update(revisions.revision_chunks(c, [i for i in ids if i not in out]))
         return out
 
     def iter_chunk_rows(self) -> Iterator[tuple[str, str, str, str | None, str | None]]:
@@ -276,9 +281,8 @@ class Records:
                 yield art
 
     def pending_vector_deletes(self) -> list[str]:
-        """Chunk ids whose rows were deleted by a commit but whose vectors may still be in the
-        dense store (a run killed between the commit and the vector delete), minus any id that
-        is stored again since."""
+        """Chunk ids whose rows a commit deleted but whose vectors may remain (a run killed
+        before the vector delete), minus any id stored again since."""
         c = self._conn()
         row = c.execute("SELECT value FROM meta WHERE key='pending_vector_deletes'").fetchone()
         ids = json.loads(row[0]) if row else []
@@ -297,11 +301,13 @@ class Records:
         upserts: Iterable[tuple[Article, str, str, Sequence[Chunk]]],
         removed_chunk_ids: Iterable[str],
         also_in: Iterable[tuple[str, str]] = (),
+        extra: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         """In one transaction: replace each (article, content_hash, body_hash, chunks), delete
-        the given chunk rows, and record extra outlets of duplicate bodies. Every article it
-        changes is journaled for :meth:`vector_metadata_todo`."""
-        with self._transaction() as c:
+        the given chunk rows, record extra outlets of duplicate bodies, and run ``extra(conn)``
+        (revisions and event dates). Every article it changes is journaled for
+        :meth:`vector_metadata_todo`."""
+        with self.transaction() as c:
             removed = list(removed_chunk_ids)
             for i in range(0, len(removed), _IN_BATCH):
                 part = removed[i : i + _IN_BATCH]
@@ -313,13 +319,13 @@ class Records:
             changed: list[str] = []
             for art, chash, bhash, chunks in upserts:
                 prev = c.execute("SELECT also_in FROM articles WHERE id=?", (art.id,)).fetchone()
-                extra = sorted(set(json.loads(prev[0]) if prev else []) | set(art.also_in))
+                more = sorted(set(json.loads(prev[0]) if prev else []) | set(art.also_in))
                 c.execute(
                     "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         art.id, chash, bhash, art.title, art.body, art.outlet, art.author,
                         art.published_at.isoformat() if art.published_at else None,
-                        art.url, art.category, art.source_file, json.dumps(extra),
+                        art.url, art.category, art.source_file, json.dumps(more),
                     ),
                 )
                 c.executemany(
@@ -335,6 +341,8 @@ class Records:
                     changed.append(aid)
             if changed and self._has_table("vector_meta_todo"):
                 c.executemany("INSERT OR IGNORE INTO vector_meta_todo VALUES (?)", [(a,) for a in changed])
+            if extra is not None:
+                extra(c)
             c.execute(
                 "INSERT INTO meta VALUES ('generation','1') ON CONFLICT(key) DO UPDATE "
                 "SET value=CAST(value AS INTEGER)+1"
@@ -354,7 +362,7 @@ class Records:
         ids = list(article_ids)
         if not ids:
             return
-        with self._transaction() as c:
+        with self.transaction() as c:
             for i in range(0, len(ids), _IN_BATCH):
                 part = ids[i : i + _IN_BATCH]
                 c.execute(f"DELETE FROM vector_meta_todo WHERE article_id IN ({_marks(len(part))})", part)
@@ -394,9 +402,8 @@ class Records:
 
     # ---- what the integrity check reads ------------------------------------------------
     def quick_check(self) -> list[str]:
-        """SQLite's ``PRAGMA quick_check``: ``["ok"]`` for a sound file, else what is wrong (a
-        file that cannot be checked at all raises :class:`IndexDamaged`, or gives SQLite's
-        error as the one line when it is locked or cannot be read for another reason)."""
+        """SQLite's ``PRAGMA quick_check``: ``["ok"]`` for a sound file, else what is wrong (an
+        unreadable file raises :class:`IndexDamaged`; a locked one gives SQLite's error)."""
         try:
             return [r[0] for r in self._conn().execute("PRAGMA quick_check")]
         except sqlite3.OperationalError as exc:
@@ -412,8 +419,7 @@ class Records:
         return dict(self._conn().execute("SELECT id, body FROM articles"))
 
     def iter_chunk_spans(self) -> Iterator[tuple[str, str, int, int, int, str]]:
-        """(chunk id, article id, index, start, end, text) of every chunk row, by article and
-        index."""
+        """(chunk id, article id, index, start, end, text) of every chunk row, by article and index."""
         yield from self._conn().execute('SELECT id, article_id, idx, start, "end", text FROM chunks ORDER BY article_id, idx')
 
     def repeated_bodies(self) -> int:
@@ -425,12 +431,9 @@ class Records:
         row = self._conn().execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
         return row is not None
 
-    def _has_sketches(self) -> bool:
-        return self._has_table("sketches")
-
     def sketch_todo(self) -> list[tuple[str, str, str, str | None]]:
         """(id, body, body_hash, published_at) of articles without an up-to-date sketch."""
-        if not self._has_sketches():
+        if not self._has_table("sketches"):
             return []
         q = ("SELECT a.id, a.body, a.body_hash, a.published_at FROM articles a LEFT JOIN sketches s "
              "ON s.article_id = a.id WHERE s.article_id IS NULL OR s.body_hash != a.body_hash")
@@ -443,7 +446,7 @@ class Records:
 
     def sketches(self) -> list[tuple[str, bytes, str, str]]:
         """(article id, signature bytes, signature kind, cluster) of every sketched article."""
-        if not self._has_sketches():
+        if not self._has_table("sketches"):
             return []
         q = "SELECT s.article_id, s.sig, s.kind, s.cluster FROM sketches s JOIN articles a ON a.id = s.article_id"
         return [tuple(r) for r in self._conn().execute(q)]
@@ -452,7 +455,7 @@ class Records:
         """Store (article id, body hash, signature, kind, cluster) rows in one transaction."""
         if not rows:
             return
-        with self._transaction() as c:
+        with self.transaction() as c:
             c.executemany("INSERT OR REPLACE INTO sketches VALUES (?,?,?,?,?)", rows)
             c.execute(
                 "INSERT INTO meta VALUES ('clusters','1') ON CONFLICT(key) DO UPDATE "
@@ -466,14 +469,14 @@ class Records:
 
     def cluster_sizes(self) -> list[int]:
         """Number of articles in each cluster."""
-        if not self._has_sketches():
+        if not self._has_table("sketches"):
             return []
         q = "SELECT count(*) FROM sketches s JOIN articles a ON a.id = s.article_id GROUP BY s.cluster"
         return [r[0] for r in self._conn().execute(q)]
 
     def multi_clusters(self) -> dict[str, list[tuple[str, str | None, str | None, str | None]]]:
         """cluster -> [(article id, outlet, published_at, url)] for clusters of 2+ articles."""
-        if not self._has_sketches():
+        if not self._has_table("sketches"):
             return {}
         q = ("SELECT s.cluster, a.id, a.outlet, a.published_at, a.url FROM sketches s JOIN articles a "
              "ON a.id = s.article_id WHERE s.cluster IN (SELECT cluster FROM sketches GROUP BY cluster "

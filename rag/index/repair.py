@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from rag.errors import RagError
+from rag.index.revisions import revision_chunk_ids
 from rag.index.store import CHROMA, DERIVED, RECORDS, IndexStore, new_manifest, read_manifest
 from rag.settings import Settings
 
@@ -133,13 +134,19 @@ def apply_repairs(store: IndexStore, findings: Sequence[Finding], settings: Sett
         store.records.commit_articles([], ids)
         store.vectors.delete(ids)
         log(f"deleted {len(ids)} chunk rows without an article (and their vectors)")
+    if "revisions" in kinds:
+        from rag.index.revisions import drop
+
+        gone = drop(store.records, kinds["revisions"].data)
+        store.vectors.delete(gone)
+        log(f"dropped {len(kinds['revisions'].data)} broken article revisions ({len(gone)} chunks and their vectors)")
     rechunk = sorted({a for f in findings if f.fix == "rechunk" for a in f.data})
     if rechunk:
         _rechunk(store, rechunk, settings, log)
     _delete_orphan_vectors(store, kinds.get("orphan_vectors"), bool(rechunk), keep, log)
     lacking = _embed_missing(store, "missing_vectors" in kinds or bool(rechunk), settings, log)
     rebuild = {f.data for f in findings if f.fix == "snapshot"}
-    if rechunk or "orphan_rows" in kinds or lacking:
+    if rechunk or "orphan_rows" in kinds or "revisions" in kinds or lacking:
         rebuild |= set(DERIVED)
     if rebuild:
         gen = store.rebuild_derived(rebuild)
@@ -195,7 +202,7 @@ def _delete_orphan_vectors(store: IndexStore, finding: Finding | None, rechunked
     if finding is not None and not rechunked:
         ids = [c for c in finding.data if c not in keep]
     elif rechunked:
-        ids = sorted(store.vectors.ids() - set(store.records.chunk_ids()) - keep)
+        ids = sorted(store.vectors.ids() - set(store.records.chunk_ids()) - set(revision_chunk_ids(store.records)) - keep)
     else:
         ids = []
     if ids:
@@ -208,7 +215,7 @@ def _delete_orphan_vectors(store: IndexStore, finding: Finding | None, rechunked
 
 def _embed_missing(store: IndexStore, wanted: bool, settings: Settings, log: Callable[[str], None]) -> list[str]:
     """Embed, with the index's own embedder, the chunks that lack a vector; returns their ids."""
-    lacking = sorted(set(store.records.chunk_ids()) - store.vectors.ids()) if wanted else []
+    lacking = sorted((set(store.records.chunk_ids()) | set(revision_chunk_ids(store.records))) - store.vectors.ids()) if wanted else []
     if lacking:
         emb = _embedder_for(store, settings)
         chunks = store.records.get_chunks(lacking)

@@ -90,3 +90,41 @@ def cached_filter_mask(
         om = masks.mask(outlets)
         m = om if m is None else m & om
     return m
+
+
+class Validity:
+    """Each row's validity interval in epoch seconds (``vfrom`` <= t < ``vto``; ``vto`` is
+    +inf for a current revision's rows): superseded revisions' rows are masked out by default
+    and an ``as_of`` date keeps the rows current then. Snapshots saved without intervals
+    (older indexes) take every row as current since its publication (undated: always)."""
+
+    def __init__(self, ts: np.ndarray, vfrom: np.ndarray | None = None, vto: np.ndarray | None = None):
+        if vfrom is None or vto is None or len(vfrom) != len(ts):
+            vfrom = np.where(np.isnan(ts), -np.inf, ts)
+            vto = np.full(len(ts), np.inf)
+        self.vfrom = np.asarray(vfrom, dtype=np.float64)
+        self.vto = np.asarray(vto, dtype=np.float64)
+        live = np.isinf(self.vto)
+        self.live = None if live.all() else live  # None: no superseded row, nothing to mask
+
+    @classmethod
+    def of(cls, ids: Sequence[str], ts: np.ndarray, valid: dict[str, tuple[float, float]] | None) -> "Validity":
+        """From ``{id: (from, to)}`` (``rag.index.revisions.validity``) aligned to ``ids``."""
+        if valid is None:
+            return cls(ts)
+        pairs = np.array([valid.get(c, (-np.inf, np.inf)) for c in ids], dtype=np.float64).reshape(len(ids), 2)
+        return cls(ts, pairs[:, 0], pairs[:, 1])
+
+    def mask(self, as_of: datetime | None) -> np.ndarray | None:
+        """Rows current on ``as_of`` (None: the current revisions; None back: every row)."""
+        if as_of is None:
+            return self.live
+        t = as_of.timestamp()
+        return (self.vfrom <= t) & (t < self.vto)
+
+
+def combine(m: np.ndarray | None, r: np.ndarray | None) -> np.ndarray | None:
+    """Two optional row masks and-ed (None stands for every row)."""
+    if r is None:
+        return m
+    return r if m is None else m & r

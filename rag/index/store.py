@@ -271,10 +271,12 @@ class IndexStore:
         return (LexicalIndex if name == "bm25" else DenseIndex).load(self.path / name)
 
     def _build(self, name: str, generation: int, added: Mapping[str, Any] | None = None):
-        rows = self.records.iter_chunk_rows()
+        from rag.index.revisions import index_rows, validity
+
+        rows, valid = index_rows(self.records), validity(self.records)  # superseded revisions too
         if name == "bm25":
-            return LexicalIndex.build(rows, generation)
-        return DenseIndex.build(rows, self._vector_source(added), self.config.dim, generation)
+            return LexicalIndex.build(rows, generation, valid)
+        return DenseIndex.build(rows, self._vector_source(added), self.config.dim, generation, valid=valid)
 
     def _vector_source(self, added: Mapping[str, Any] | None):
         """``fetch(ids) -> {id: vector}`` for a dense rebuild: vectors an ingest just wrote

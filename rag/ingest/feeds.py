@@ -65,7 +65,10 @@ def load_feed(path: PathLike, data: bytes | str | None = None) -> Iterator[Resul
                         published = None
                 if published is not None:
                     break
+        raw_updated = dict.get(e, "updated")  # feedparser's own get falls back to <published>
+        updated = parse_date(raw_updated) if raw_updated else None  # RSS/Atom <updated>
         tags = e.get("tags") or []
         author = e.get("author") or ", ".join(a.get("name", "") for a in e.get("authors", []) if a.get("name"))
         yield make_article(file, None, f"entry {n}", title=title, body=body, outlet=outlet, author=author or None,
-                           published_at=published, url=e.get("link"), category=tags[0].get("term") if tags else None)
+                           published_at=published, url=e.get("link"), category=tags[0].get("term") if tags else None,
+                           updated_at=updated)

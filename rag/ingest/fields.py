@@ -33,6 +33,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
                      "datepublished", "publicationdate", "publishdate"),
     "url": ("url", "link", "href", "permalink"),
     "category": ("category", "section", "categories"),
+    "updated_at": ("updatedat", "modified", "datemodified", "modifiedat", "lastmodified"),
 }
 
 
@@ -153,7 +154,7 @@ def parse_date(value: Any) -> datetime | None:
 
 def make_article(file: str, where: int | None, label: str, *, title: Any, body: Any, outlet: Any = None,
                  author: Any = None, published_at: Any = None, url: Any = None,
-                 category: Any = None) -> Result:
+                 category: Any = None, updated_at: Any = None) -> Result:
     """Validate and build one Article; ``label`` prefixes the reason of a BadRecord."""
     prefix = f"{label}: " if label else ""
     if isinstance(body, (list, tuple)) and all(isinstance(p, str) for p in body):
@@ -179,6 +180,7 @@ def make_article(file: str, where: int | None, label: str, *, title: Any, body: 
         url=url_s,
         category=clean_str(category),
         source_file=file,
+        updated_at=parse_date(updated_at),
     )
 
 

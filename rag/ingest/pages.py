@@ -87,6 +87,8 @@ def html_to_text(fragment: str) -> str:
 _META_DATE = ("article:published_time", "og:article:published_time", "datepublished",
               "pubdate", "publishdate", "dc.date.issued", "dcterms.issued", "parsely-pub-date",
               "sailthru.date", "date")
+_META_MODIFIED = ("article:modified_time", "og:updated_time", "datemodified", "dc.date.modified",
+                  "dcterms.modified", "last-modified")
 _META_AUTHOR = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author")
 
 
@@ -105,9 +107,30 @@ def _meta_tags(text: str) -> dict[str, str]:
         if key and val and val.strip():
             out.setdefault(key.strip().lower(), val.strip())
     for el in tree.iter("time"):
-        if el.get("datetime") and (el.get("itemprop") or "").lower() == "datepublished":
-            out.setdefault("datepublished", el.get("datetime"))
+        if el.get("datetime") and (el.get("itemprop") or "").lower() in ("datepublished", "datemodified"):
+            out.setdefault(el.get("itemprop").lower(), el.get("datetime"))
+    for el in tree.iter("script"):
+        if (el.get("type") or "").lower() == "application/ld+json" and el.text:
+            for key, val in _json_ld_dates(el.text):
+                out.setdefault(key, val)
     return out
+
+
+def _json_ld_dates(text: str) -> Iterator[tuple[str, str]]:
+    """(``datemodified``, value) of the JSON-LD objects in a script (their ``dateModified``)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    todo = data if isinstance(data, list) else [data]
+    while todo:
+        obj = todo.pop(0)
+        if isinstance(obj, dict):
+            todo.extend(obj["@graph"] if isinstance(obj.get("@graph"), list) else [])
+            if isinstance(obj.get("dateModified"), str):
+                yield "datemodified", obj["dateModified"]
 
 
 @reads_text
@@ -152,7 +175,9 @@ def load_html(file: str, text: str) -> Iterator[Result]:
         if clean_str(first) == ct and rest.strip():
             body = rest
     date_raw = next((meta[k] for k in _META_DATE if k in meta and parse_date(meta[k])), None) or get("date")
+    modified = next((meta[k] for k in _META_MODIFIED if k in meta and parse_date(meta[k])), None)
     author = next((meta[k] for k in _META_AUTHOR if k in meta and "://" not in meta[k]), None) or get("author")
     yield make_article(file, None, "", title=title, body=body, outlet=get("sitename") or meta.get("og:site_name"),
                        author=author, published_at=date_raw, url=get("url") or meta.get("og:url"),
-                       category=meta.get("article:section") or (get("categories") or [None])[0])
+                       category=meta.get("article:section") or (get("categories") or [None])[0],
+                       updated_at=modified)

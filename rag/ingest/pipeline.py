@@ -10,6 +10,9 @@ lock and closed at the end: an embedded chroma caches state per process.
 Unchanged articles are skipped by content hash; unchanged passages of an edited article keep
 their chunk ids and are not embedded again (nor are passages an edit only moved: their vectors
 are taken from the dense snapshot by text); identical bodies under other URLs are stored once.
+An edit that changes the body keeps the body it replaces as a revision
+(:mod:`rag.index.revisions`), its chunks stored again under revision ids with their vectors
+copied; the dates each body states are stored with it, in the same transaction.
 
 Three stages overlap (:mod:`rag.ingest.stages`): the calling thread parses and chunks
 articles into batches of about ``BATCH_CHUNKS`` new chunks, an embedding thread embeds each
@@ -22,12 +25,14 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from rag.errors import BadInput
+from rag.index import revisions
 from rag.index.embedding import Embedder
 from rag.index.store import IndexStore
 from rag.ingest.chunking import chunk_article
@@ -43,8 +48,8 @@ BATCH_CHUNKS = 256  # new chunks per committed batch: a few seconds of MiniLM em
 def article_hash(article: Article) -> str:
     """Hash of everything about an article that a reader sees."""
     d = article.to_dict()
-    for k in ("id", "source_file", "also_in"):
-        d.pop(k)
+    for k in ("id", "source_file", "also_in", "updated_at"):  # a new updated_at alone is no edit
+        d.pop(k, None)
     return content_hash(d)
 
 
@@ -173,16 +178,19 @@ class _Run:
         self.seen_bodies[bhash] = article.id
         if chunks is None:
             chunks = chunk_article(article, self.store.config.chunk_tokens, self.store.config.chunk_overlap)
-        self._stage(article, chash, bhash, tuple(chunks), set(state[1]) if state else set())
+        self._stage(article, chash, bhash, tuple(chunks), state)
         self.counts["updated" if state else "new"] += 1
         if len(self.pending.new_chunks) >= self.batch_chunks:
             self.flush()
 
-    def _stage(self, article: Article, chash: str, bhash: str, chunks: tuple[Chunk, ...], old: set[str]) -> None:
+    def _stage(self, article: Article, chash: str, bhash: str, chunks: tuple[Chunk, ...], state) -> None:
         """Put a new or edited article in the batch: only its chunks not stored already are
-        embedded (or take the vector of an identical old passage); its dropped chunks go."""
+        embedded (or take the vector of an identical old passage); its dropped chunks go; a
+        replaced body is kept as a revision."""
         batch = self.pending
+        old = set(state[1]) if state else set()
         batch.upserts.append((article, chash, bhash, chunks))
+        batch.revisions.append(self._revision(article, bhash, state is not None))
         fresh = [c for c in chunks if c.id not in old]
         if old and fresh:
             batch.reused.update(_moved_passages(self.store, sorted(old), fresh))
@@ -190,6 +198,30 @@ class _Run:
         batch.removed.extend(sorted(old - {c.id for c in chunks}))
         batch.ids.add(article.id)
         batch.upto = (self.read, article.source_file)
+
+    def _revision(self, article: Article, bhash: str, stored: bool) -> revisions.RevisionWrite:
+        """The revision rows of ``article`` and its event dates; when its body changed, the
+        stored revision's chunks join the batch under revision ids with their vectors."""
+        from rag.ingest.event_dates import resolve_dates
+
+        records, now = self.store.records, datetime.now(timezone.utc)
+        dates = resolve_dates(article.body, article.published_at)
+        if not stored:
+            return revisions.plan_write(records, article, False, dates, now)
+        (prev,) = records.stored_articles([article.id])
+        changed = revisions.stored_body_hash(records, article.id) != bhash
+        rev = revisions.plan_write(records, article, changed, dates, now, prev.article, prev.chunks)
+        if rev.old_chunks:
+            ids = [c.id for c in prev.chunks]
+            vecs = self.store.dense.get_vectors(ids)
+            missing = [c for c in ids if c not in vecs]
+            if missing:
+                vecs.update(self.store.vectors.get_vectors(missing))
+            for was, kept in zip(prev.chunks, rev.old_chunks):
+                if was.id in vecs:
+                    self.pending.reused[kept.id] = np.asarray(vecs[was.id], dtype=np.float32)
+            self.pending.new_chunks.extend(rev.old_chunks)
+        return rev
 
     def flush(self) -> None:
         """Hand the batch being filled to the embedding thread (if it holds anything)."""
@@ -201,7 +233,7 @@ class _Run:
     def on_written(self, batches: list[Batch]) -> None:
         """Count committed batches and report progress."""
         for batch in batches:
-            self.counts["chunks_added"] += len(batch.new_chunks)
+            self.counts["chunks_added"] += len(batch.new_chunks) - sum(len(r.old_chunks) for r in batch.revisions)
             self.counts["chunks_removed"] += len(batch.removed)
             self.done_articles += len(batch.upserts)
         if batches:
@@ -243,7 +275,8 @@ class _Run:
                 store.vectors.upsert(batch.new_chunks, vecs)
         t1 = time.perf_counter()
         with self._writing(self._records_file()):
-            store.records.commit_articles(batch.upserts, batch.removed, batch.also_in)
+            store.records.commit_articles(batch.upserts, batch.removed, batch.also_in,
+                                          extra=lambda c: revisions.write(c, batch.revisions))
         self.committed = batch.upto or self.committed
         t2 = time.perf_counter()
         if batch.removed:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from rag.index.embedding import Embedder
+from rag.index.revisions import RevisionWrite
 from rag.types import Article, Chunk
 
 QUEUE_DEPTH = 3  # batches parsed ahead of the writer (embedding one, writing one, one waiting)
@@ -24,9 +25,10 @@ JOIN_SECONDS = 120  # how long a stop waits for a thread to finish the batch it 
 
 @dataclass
 class Batch:
-    """What one write commits: articles with their hashes and chunks, the chunks to embed, the
-    chunk ids an edit removed, duplicate bodies' other outlets, and how far the input it
-    covers reached (``upto``: ordinal and source file of its last article)."""
+    """What one write commits: articles with their hashes and chunks, the chunks to embed (a
+    superseded revision's among them, its vectors in ``reused``), the chunk ids an edit
+    removed, duplicate bodies' other outlets, revision rows, and how far the input it covers
+    reached (``upto``: ordinal and source file of its last article)."""
 
     upserts: list[tuple[Article, str, str, tuple[Chunk, ...]]] = field(default_factory=list)
     new_chunks: list[Chunk] = field(default_factory=list)
@@ -35,6 +37,7 @@ class Batch:
     ids: set[str] = field(default_factory=set)
     reused: dict[str, np.ndarray] = field(default_factory=dict)  # new chunk id -> vector of an identical old passage
     upto: tuple[int, str | None] | None = None
+    revisions: list[RevisionWrite] = field(default_factory=list)  # revision rows and event dates to commit
 
 
 class Stages:

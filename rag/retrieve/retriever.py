@@ -78,11 +78,13 @@ def rrf(
 
 @dataclass(frozen=True)
 class Filters:
-    """The caller's filters: publication dates (inclusive) and outlets (None: any)."""
+    """The caller's filters: publication dates (inclusive), outlets (None: any) and the date
+    whose revisions to search (None: the current ones)."""
 
     since: datetime | None = None
     until: datetime | None = None
     outlets: Sequence[str] | None = None
+    as_of: datetime | None = None
 
 
 NO_FILTERS = Filters()
@@ -185,11 +187,13 @@ class Retriever:
         since: datetime | None = None,
         until: datetime | None = None,
         outlets: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> list[Hit]:
-        """The top ``k`` chunks for ``query`` within the filters, best first."""
+        """The top ``k`` chunks for ``query`` within the filters, best first (from the
+        revisions current on ``as_of`` when given)."""
         s = self.settings
         k = k or s.top_k
-        filters = Filters(since, until, outlets)
+        filters = Filters(since, until, outlets, as_of)
         if not (s.query_outlets or s.query_dates or s.subqueries or s.rerank):
             return self._finish(self._plain(query, k, filters), k)
         cand = self.candidates(query, k, filters)
@@ -227,10 +231,10 @@ class Retriever:
     def _first_stage(self, query: str, n: int, depth: int, f: Filters) -> FirstStage:
         """The top ``n`` of BM25 (looked up ``depth`` deep) and of the dense scan, fused."""
         s = self.settings
-        lex_all = self.store.lexical.search(query, depth, f.since, f.until, f.outlets) if s.lexical_weight > 0 else []
+        lex_all = self.store.lexical.search(query, depth, f.since, f.until, f.outlets, f.as_of) if s.lexical_weight > 0 else []
         lex = lex_all[:n]
         vec = self.embedder.embed_query(query) if s.dense_weight > 0 else None
-        dense = self.store.dense.query(vec, n, f.since, f.until, f.outlets) if vec is not None else []
+        dense = self.store.dense.query(vec, n, f.since, f.until, f.outlets, f.as_of) if vec is not None else []
         if s.fusion == "rrf":
             fused = rrf([([c for c, _ in lex], s.lexical_weight), ([c for c, _ in dense], s.dense_weight)], k=s.rrf_k)
         else:
@@ -323,10 +327,10 @@ class Retriever:
         s_until = sq.until + DATE_SLACK if sq.until is not None and self.settings.query_dates else None
         a = max([d for d in (since, s_since) if d is not None], default=None)
         b = min([d for d in (until, s_until) if d is not None], default=None)
-        res = lexical.search(sq.text, FEATURE_DEPTH, a, b, f_outlets)
+        res = lexical.search(sq.text, FEATURE_DEPTH, a, b, f_outlets, filters.as_of)
         if not res and (s_since is not None or s_until is not None):
             s_since = s_until = None  # no article of that outlet on that date: drop the date
-            res = lexical.search(sq.text, FEATURE_DEPTH, since, until, f_outlets)
+            res = lexical.search(sq.text, FEATURE_DEPTH, since, until, f_outlets, filters.as_of)
         if not res:
             return None
         top = res[0][1] or 1.0
