@@ -13,19 +13,18 @@ only that outlet's rows (an index per outlet, built on first use).
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rag.index.snapshot import OutletMasks, Validity, cached_filter_mask, combine, readable_dir, replace_dir, timestamps
+from rag.index.snapshot import Filterable, OutletMasks, Validity, read_snapshot, timestamps, writing
 
 _FORMAT = 1
 
 
-class DenseIndex:
+class DenseIndex(Filterable):
     """Chunk vectors (rows L2-normalized) with outlet and timestamp arrays for filters."""
 
     def __init__(self, ids: list[str], vectors: np.ndarray, outlets: Sequence[str | None], ts: np.ndarray, generation: int,
@@ -83,39 +82,25 @@ class DenseIndex:
 
     def save(self, folder: Path) -> None:
         """Write atomically: build in ``folder.tmp``, then swap it in."""
-        with replace_dir(folder) as tmp:
+        with writing(folder, _FORMAT, self.generation, self.ids, self.outlets) as tmp:
             np.save(tmp / "vectors.npy", self.vectors)
             np.save(tmp / "ts.npy", self.ts)
             np.save(tmp / "valid.npy", np.stack([self.validity.vfrom, self.validity.vto]))
-            meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
-                    "outlets": [o or None for o in self.outlets.tolist()]}
-            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "DenseIndex | None":
         """Load a saved index (vectors memory-mapped), or None when missing or unreadable."""
-        folder = readable_dir(folder)
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            if meta.get("format") != _FORMAT:
-                return None
+
+        def build(folder: Path, meta: dict) -> "DenseIndex | None":
             vectors = np.load(folder / "vectors.npy", mmap_mode="r")
             ts = np.load(folder / "ts.npy")
             valid = np.load(folder / "valid.npy") if (folder / "valid.npy").exists() else None
-        except (OSError, ValueError, KeyError):
-            return None
-        if len(meta["ids"]) != len(vectors):
-            return None
-        validity = Validity(ts, valid[0], valid[1]) if valid is not None and valid.shape == (2, len(ts)) else None
-        return cls(meta["ids"], vectors, meta["outlets"], ts, int(meta["generation"]), validity)
+            if len(meta["ids"]) != len(vectors):
+                return None
+            validity = Validity(ts, valid[0], valid[1]) if valid is not None and valid.shape == (2, len(ts)) else None
+            return cls(meta["ids"], vectors, meta["outlets"], ts, int(meta["generation"]), validity)
 
-    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
-             as_of: datetime | None = None) -> np.ndarray | None:
-        """Boolean mask of rows passing the filters and current (on ``as_of``), or None when
-        every row passes."""
-        if outlets and self._outlet_masks is None:
-            self._outlet_masks = OutletMasks(self.outlets)
-        return combine(cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets), self.validity.mask(as_of))
+        return read_snapshot(folder, _FORMAT, build)
 
     def _rows(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
               as_of: datetime | None = None):

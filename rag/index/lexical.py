@@ -6,14 +6,13 @@ atomically (a new folder swapped in), so a crash leaves the old index or the new
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from rag.index.snapshot import OutletMasks, Validity, cached_filter_mask, combine, readable_dir, replace_dir, timestamps
+from rag.index.snapshot import Filterable, OutletMasks, Validity, read_snapshot, timestamps, writing
 
 _FORMAT = 1
 
@@ -27,7 +26,7 @@ def _stemmer():
         return None
 
 
-class LexicalIndex:
+class LexicalIndex(Filterable):
     """BM25 over chunk texts, with per-chunk outlet and timestamp arrays for filtering."""
 
     def __init__(self, ids: list[str], outlets: list[str | None], ts: np.ndarray, bm25, generation: int,
@@ -64,39 +63,24 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         """Write atomically: build in ``folder.tmp``, then swap it in."""
-        with replace_dir(folder) as tmp:
+        with writing(folder, _FORMAT, self.generation, self.ids, self.outlets,
+                     ts=[None if np.isnan(t) else t for t in self.ts.tolist()],
+                     vfrom=self.validity.vfrom.tolist(), vto=self.validity.vto.tolist()) as tmp:
             if self._bm25 is not None:
                 self._bm25.save(str(tmp / "bm25"), show_progress=False)
-            meta = {"format": _FORMAT, "generation": self.generation, "ids": self.ids,
-                    "outlets": [o or None for o in self.outlets.tolist()],
-                    "ts": [None if np.isnan(t) else t for t in self.ts.tolist()],
-                    "vfrom": self.validity.vfrom.tolist(), "vto": self.validity.vto.tolist()}
-            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex | None":
         """Load a saved index, or None when it is missing or unreadable (then rebuild)."""
         import bm25s
 
-        folder = readable_dir(folder)
-        try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            if meta.get("format") != _FORMAT:
-                return None
+        def build(folder: Path, meta: dict) -> "LexicalIndex":
             bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False) if meta["ids"] else None
-        except (OSError, ValueError, KeyError):
-            return None
-        ts = np.array([np.nan if t is None else t for t in meta["ts"]], dtype=np.float64)
-        vfrom, vto = (np.array(meta[k], dtype=np.float64) if k in meta else None for k in ("vfrom", "vto"))
-        return cls(meta["ids"], meta["outlets"], ts, bm25, int(meta["generation"]), Validity(ts, vfrom, vto))
+            ts = np.array([np.nan if t is None else t for t in meta["ts"]], dtype=np.float64)
+            vfrom, vto = (np.array(meta[k], dtype=np.float64) if k in meta else None for k in ("vfrom", "vto"))
+            return cls(meta["ids"], meta["outlets"], ts, bm25, int(meta["generation"]), Validity(ts, vfrom, vto))
 
-    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
-             as_of: datetime | None = None) -> np.ndarray | None:
-        """Boolean mask of chunks passing the filters and current (on ``as_of``), or None
-        when every chunk passes."""
-        if outlets and self._outlet_masks is None:
-            self._outlet_masks = OutletMasks(self.outlets)
-        return combine(cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets), self.validity.mask(as_of))
+        return read_snapshot(folder, _FORMAT, build)
 
     def search(
         self,

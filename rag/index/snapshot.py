@@ -1,14 +1,17 @@
-"""Helpers shared by the derived indexes (BM25, dense matrix): atomic folder replacement and
-the date/outlet filter mask over per-chunk arrays."""
+"""Helpers shared by the derived indexes (BM25, dense matrix): atomic folder replacement, their
+``meta.json``, and the date/outlet/validity filter mask over per-chunk arrays."""
 from __future__ import annotations
 
+import json
 import shutil
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -128,3 +131,61 @@ def combine(m: np.ndarray | None, r: np.ndarray | None) -> np.ndarray | None:
     if r is None:
         return m
     return r if m is None else m & r
+
+
+def save_meta(folder: Path, fmt: int, generation: int, ids: Sequence[str], outlets: np.ndarray, **extra) -> None:
+    """Write a derived index's ``meta.json``: format, generation, chunk ids, outlets, ``extra``."""
+    meta = {"format": fmt, "generation": generation, "ids": list(ids),
+            "outlets": [o or None for o in outlets.tolist()], **extra}
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+@contextmanager
+def writing(folder: Path, fmt: int, generation: int, ids: Sequence[str], outlets: np.ndarray, **extra) -> Iterator[Path]:
+    """Write a derived index atomically: yield a fresh folder for its arrays, then add its
+    ``meta.json`` and swap it in (:func:`replace_dir`)."""
+    with replace_dir(folder) as tmp:
+        yield tmp
+        save_meta(tmp, fmt, generation, ids, outlets, **extra)
+
+
+def read_snapshot(folder: Path, fmt: int, build: Callable[[Path, dict], T | None]) -> T | None:
+    """Load a derived index with ``build(folder, meta)`` from the readable folder (see
+    :func:`readable_dir`); None when it is missing, unreadable, damaged or of another format
+    (the caller then rebuilds it)."""
+    folder = readable_dir(folder)
+    meta = load_meta(folder, fmt)
+    if meta is None:
+        return None
+    try:
+        return build(folder, meta)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def load_meta(folder: Path, fmt: int) -> dict | None:
+    """A derived index's ``meta.json``, or None when missing, unreadable or of another format
+    (the caller then rebuilds the index)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == fmt else None
+
+
+class Filterable:
+    """The filter mask of a derived index (BM25, the dense matrix) over its per-chunk arrays
+    ``ts``, ``outlets`` and ``validity``; ``_outlet_masks`` is built on first use."""
+
+    ts: np.ndarray
+    outlets: np.ndarray
+    validity: "Validity"
+    _outlet_masks: "OutletMasks | None" = None
+
+    def mask(self, since: datetime | None, until: datetime | None, outlets: Sequence[str] | None,
+             as_of: datetime | None = None) -> np.ndarray | None:
+        """Boolean mask of rows passing the filters and current (on ``as_of``), or None when
+        every row passes."""
+        if outlets and self._outlet_masks is None:
+            self._outlet_masks = OutletMasks(self.outlets)
+        return combine(cached_filter_mask(self.ts, self._outlet_masks, since, until, outlets), self.validity.mask(as_of))
