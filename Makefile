@@ -58,7 +58,7 @@ settings-table: setup
 # Refit the retrieval rerank on the MultiHop-RAG dev split (the cached index/eval-<hash>, built
 # once, ~8 min): writes runs/rerank/rerank_model.json with its cross-validated figures, and
 # replaces the packaged rag/retrieve/rerank_model.json only when those are at least the shipped
-# model's. Needs the train extra (scikit-learn), installed here.
+# model's. Needs the train extra (LightGBM; scikit-learn for --trainer gbc), installed here.
 rerank-model: setup
 	$(PY) -m pip install -q -e '.[train]'
 	$(PY) -m evals.train_rerank --corpus ../shared/datasets/multihop-rag/corpus.json \

@@ -133,12 +133,100 @@ def test_training_is_deterministic_and_scores_fixed_inputs_the_same():
     from evals.train_rerank import fit_spec
 
     X, y = _table()
-    first, second = fit_spec(X, y, FEATURES, SMALL), fit_spec(X, y, FEATURES, SMALL)
+    first, second = fit_spec(X, y, FEATURES, SMALL, "gbc"), fit_spec(X, y, FEATURES, SMALL, "gbc")
     assert first == second
     probe = np.vstack([np.zeros(len(FEATURES)), X[[0, 24, 25, 1, 50]]])
     assert np.abs(TreeEnsemble(first).score(probe) - TRAINED_SCORES).max() <= 1e-9
     scores = TreeEnsemble(first).score(X)
     assert scores[y == 1].mean() > scores[y == 0].mean()  # it learned something
+
+
+# The shipped LightGBM settings, made small for a 480-row table.
+SMALL_LGBM = dict(num_iterations=20, num_leaves=6, min_data_in_leaf=5, learning_rate=0.1)
+# Margins of the model SMALL_LGBM fits on tests/data/rerank_table.json (LightGBM 4.7.0) for the
+# same probe rows.
+LGBM_TRAINED_SCORES = [-4.8114786807767285, 1.4701874969239557, 1.3325078826779546, 0.44760309924285946,
+                       -2.4885189137469137, -3.843928346438922]
+
+
+def _lgbm_params(**extra):
+    from evals.train_rerank import LGBM_PARAMS
+
+    return {**LGBM_PARAMS, **SMALL_LGBM, **extra}
+
+
+def test_lightgbm_training_is_deterministic_and_scores_fixed_inputs_the_same():
+    pytest.importorskip("lightgbm")
+    from evals.train_rerank import fit_spec
+
+    X, y = _table()
+    first, second = fit_spec(X, y, FEATURES, _lgbm_params()), fit_spec(X, y, FEATURES, _lgbm_params())
+    assert first == second and len(first["trees"]) == 20 and first["base"] == 0.0
+    probe = np.vstack([np.zeros(len(FEATURES)), X[[0, 24, 25, 1, 50]]])
+    assert np.abs(TreeEnsemble(first).score(probe) - LGBM_TRAINED_SCORES).max() <= 1e-9
+    scores = TreeEnsemble(first).score(X)
+    assert scores[y == 1].mean() > scores[y == 0].mean()  # it learned something
+
+
+def test_lightgbm_export_scores_as_lightgbm_does():
+    lgb = pytest.importorskip("lightgbm")
+    from evals.train_rerank import export_lightgbm
+
+    X, y = _table()
+    booster = lgb.train(_lgbm_params(), lgb.Dataset(X, label=y))
+    ours = TreeEnsemble(export_lightgbm(booster, FEATURES))
+    assert np.abs(ours.score(X) - booster.predict(X, raw_score=True)).max() <= 1e-9
+    # one feature moved onto each split's threshold and just either side of it (x == threshold
+    # goes left), or to a value so near 0 that LightGBM's predict reads it as 0
+    splits = [n for t in booster.dump_model()["tree_info"] for n in _splits(t["tree_structure"])]
+    assert any(abs(n["threshold"]) < 1e-30 for n in splits)  # the near-0 boundary is among them
+    moves = [(n["split_feature"], x) for n in splits
+             for x in (n["threshold"], np.nextafter(n["threshold"], -np.inf), np.nextafter(n["threshold"], np.inf),
+                       1e-36, -1e-36, float(np.float32(1e-35)), -float(np.float32(1e-35)))]
+    probe = np.tile(X[:1], (len(moves), 1))
+    probe[np.arange(len(moves)), [f for f, _ in moves]] = [x for _, x in moves]
+    assert np.abs(ours.score(probe) - booster.predict(probe, raw_score=True)).max() <= 1e-9
+
+
+def test_lightgbm_export_sends_missing_values_where_lightgbm_does():
+    lgb = pytest.importorskip("lightgbm")
+    from evals.train_rerank import export_lightgbm
+
+    rng = np.random.default_rng(0)
+    X = rng.random((600, 3))
+    y = ((X[:, 0] > 0.6) | (X[:, 1] < 0.2)).astype(int)
+    X[rng.random(600) < 0.2, 0] = np.nan  # feature 0 saw NaN in training, 1 and 2 did not
+    y[np.isnan(X[:, 0])] = 1
+    booster = lgb.train(_lgbm_params(min_data_in_leaf=10), lgb.Dataset(X, label=y))
+    kinds = {n["missing_type"] for t in booster.dump_model()["tree_info"] for n in _splits(t["tree_structure"])}
+    assert kinds == {"NaN", "None"}
+    ours = TreeEnsemble(export_lightgbm(booster, ["a", "b", "c"]))
+    probe = np.array([[np.nan, 0.5, 0.5], [0.9, np.nan, 0.5], [np.nan, np.nan, np.nan], [0.1, 0.0, np.nan]])
+    want = booster.predict(probe, raw_score=True)
+    assert np.abs(ours.score(probe) - want).max() <= 1e-9
+    assert np.abs(ours.score(X) - booster.predict(X, raw_score=True)).max() <= 1e-9
+
+
+def _splits(node):
+    if "leaf_value" in node:
+        return []
+    return [node, *_splits(node["left_child"]), *_splits(node["right_child"])]
+
+
+def test_lightgbm_export_refuses_splits_it_cannot_express():
+    from evals.train_rerank import _flat_tree
+
+    leaf = {"leaf_value": 0.5}
+    categorical = {"split_feature": 0, "threshold": "1||3", "decision_type": "==", "default_left": False,
+                   "missing_type": "None", "left_child": leaf, "right_child": leaf}
+    with pytest.raises(ValueError, match="unsupported"):
+        _flat_tree(categorical)
+    zero = dict(categorical, threshold=0.5, decision_type="<=", missing_type="Zero")
+    with pytest.raises(ValueError, match="unsupported"):
+        _flat_tree(zero)
+    plain = dict(zero, missing_type="None")
+    assert _flat_tree(plain) == {"f": [0, 0, 0], "t": [0.5, 0.0, 0.0], "l": [1, -1, -1], "r": [2, -1, -1],
+                                 "v": [0.0, 0.5, 0.5], "m": [True, False, False]}
 
 
 def test_sentence_coverage_is_idf_weighted():

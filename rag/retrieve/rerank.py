@@ -6,8 +6,8 @@ The model file holds the feature names it was fitted on and their hash, the tree
 was made (``meta``: the training data's hash, library versions, parameters, cross-validated
 figures, the command). A model fitted on other features than the code computes is a loud
 :class:`~rag.errors.RagError`, never a silent fallback. ``make rerank-model``
-(:mod:`evals.train_rerank`) refits it with scikit-learn's public API
-(:func:`export_gradient_boosting`).
+(:mod:`evals.train_rerank`) refits it with LightGBM, read through ``Booster.dump_model()``
+(``--trainer gbc``: scikit-learn, :func:`export_gradient_boosting`).
 """
 from __future__ import annotations
 
