@@ -1,5 +1,7 @@
-"""Domain errors. The CLI turns every :class:`RagError` into one line and an exit code."""
+"""Domain errors, and the one-line form of any failure a user meets (:func:`describe`)."""
 from __future__ import annotations
+
+import errno
 
 
 class RagError(Exception):
@@ -63,8 +65,8 @@ class PromptError(RagError):
     exit_code = 5
 
 
-# errno values of a full disk or an exhausted quota (ENOSPC, EDQUOT)
-_FULL_ERRNOS = frozenset({28, 122})
+# errno values of a full disk or an exhausted quota
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # how SQLite ("database or disk is full") and chroma (Rust "No space left on device (os error
 # 28)") word it when they do not raise an OSError
 _FULL_WORDS = ("no space", "disk full", "disk is full", "quota exceeded")
@@ -83,13 +85,15 @@ def storage_full(exc: BaseException) -> bool:
             return True
         cur = cur.__cause__ or cur.__context__
     return False
+
+
 # What to do about the other file-system failures a user meets (errno -> advice).
 _OS_ADVICE = {
-    13: "check its permissions",  # EACCES
-    1: "check its permissions",  # EPERM
-    17: "a file is in the way of a folder: give --index a folder path",  # EEXIST
-    20: "a file is in the way of a folder: give --index a folder path",  # ENOTDIR
-    30: "the file system is read-only: choose another --index",  # EROFS
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.EEXIST: "a file is in the way of a folder: give --index a folder path",
+    errno.ENOTDIR: "a file is in the way of a folder: give --index a folder path",
+    errno.EROFS: "the file system is read-only: choose another --index",
 }
 
 
