@@ -811,25 +811,34 @@ def compare_tab(archive) -> SimpleNamespace:
 def wire_compare(m: SimpleNamespace, c: SimpleNamespace, archive) -> None:
     """Compare (or Enter) sets the outlets of the query side by side; the last-answer button
     takes the chat's last (standalone) question."""
-    from rag.stories.compare_view import render_comparison
+    from rag.stories.compare_view import outlets_of, render_comparison
 
-    def show(query):
+    def show(query, outlets=None):
         """Compare tab: :meth:`Archive.compare` of the query, rendered side by side."""
         try:
-            return render_comparison(archive.compare(query))
+            return render_comparison(archive.compare(query, outlets or None))
         except Exception as exc:
             return f'<p class="nr-empty">Error: {_esc(error_line(exc, "the comparison"))}</p>'
 
-    def last(turns):
-        """The chat's last question, compared."""
+    def last(turns, since, until, outlets, answerer, k):
+        """The chat's last (standalone) question, with the outlets its answer cites side by side
+        (the answer is asked again with the chat's filters: the extractive answerer gives the
+        same sources)."""
         asked = [t["content"] for t in (turns or []) if t.get("role") == "user"]
         if not asked:
             return "", render_comparison(None, "Ask a question in the chat first.")
-        return asked[-1], show(asked[-1])
+        try:
+            ans = archive.ask(asked[-1], int(k) if k else None, since or None, until or None,
+                              parse_outlets(outlets), answerer=answerer or None)
+        except Exception as exc:
+            return asked[-1], f'<p class="nr-empty">Error: {_esc(error_line(exc, "the comparison"))}</p>'
+        cited = outlets_of(ans.sources)
+        return asked[-1], show(asked[-1], cited if len(cited) > 1 else None)
 
     for trigger in (m.go.click, m.query.submit):
         trigger(show, inputs=[m.query], outputs=[m.view], api_visibility="private")
-    m.last.click(last, inputs=[c.turns], outputs=[m.query, m.view], api_visibility="private")
+    m.last.click(last, inputs=[c.turns, c.since, c.until, c.outlets, c.answerer, c.top_k], outputs=[m.query, m.view],
+                 api_visibility="private")
 
 
 def wire_refresh(app, e: SimpleNamespace, a: SimpleNamespace, c: SimpleNamespace, archive, runs_dir: str | Path) -> None:

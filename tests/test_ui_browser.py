@@ -394,5 +394,20 @@ def test_compare_tab_in_browser(page, app_url, minilm_archive, tmp_path):
     assert minilm_archive.store.records.get_article(src.article_id).body[src.start:src.end] == src.quote
     assert "What differs" in page.locator("#cmp-view").inner_text()
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+
+    # the last answer opens with its cited outlets side by side (several: exactly those)
+    from rag.stories.compare_view import outlets_of
+
+    question = "What did Apple do about Beeper Mini?"
+    cited = outlets_of(minilm_archive.ask(question).sources)
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, question, 0)
+    page.get_by_role("tab", name="Compare outlets").click()
+    page.locator("#cmp-last").click()
+    page.wait_for_function("(q) => document.querySelector('#cmp-query textarea').value === q", arg=question, timeout=LONG)
+    heads = page.locator("#cmp-view .cmp-col h4")
+    heads.first.wait_for(timeout=LONG)
+    shown = [heads.nth(i).inner_text() for i in range(heads.count())]
+    assert cited and set(cited) <= set(shown), (cited, shown)  # every outlet the answer cites has a column
     assert page.errors == []  # type: ignore[attr-defined]
     assert page.outside == []  # type: ignore[attr-defined]
