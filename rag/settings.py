@@ -33,7 +33,8 @@ class Settings:
 
     index: str = DEFAULT_INDEX  # the index folder
     # embedding
-    embedder: str = "minilm"  # "minilm" (the packaged all-MiniLM-L6-v2) or "hash" (a deterministic
+    embedder: str = "minilm"  # "minilm" (the packaged all-MiniLM-L6-v2), "static" (model2vec token
+    # embeddings distilled from it: far faster ingest, weaker retrieval) or "hash" (a deterministic
     # bag-of-words fake for tests and quick experiments; never the default)
     embed_batch_size: int = 16  # fastest for MiniLM on 2 CPU cores (bench: 16 beat 32 by 3-7%)
     chroma_url: str | None = None  # a `chroma run` server instead of the embedded store under the index folder

