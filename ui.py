@@ -936,12 +936,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_options(p)
     p.add_argument("--index", help="index folder (default: $RAG_INDEX or index/default)")
     p.add_argument("--config", help="settings TOML file (default: ./rag.toml if present)")
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except RagError as exc:
-        print(f"ui: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    from rag.cli import run_command
+
+    return run_command("ui", run, p.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -86,17 +86,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m evals``: parse arguments like ``rag eval`` and run."""
-    from rag.errors import RagError
+    from rag.cli import run_command
 
     p = argparse.ArgumentParser(prog="python -m evals", description="Eval harness (same as `rag eval`).")
     _add_arguments(p)
     _common(p)
-    args = p.parse_args(argv)
-    try:
-        return cmd_eval(args)
-    except RagError as exc:
-        print(f"evals: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("evals: interrupted", file=sys.stderr)
-        return 130
+    return run_command("evals", cmd_eval, p.parse_args(argv))

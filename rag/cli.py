@@ -364,21 +364,28 @@ def _stdout_to_devnull() -> None:
         pass
 
 
-def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(prog: str, func, args) -> int:
+    """Run ``func(args)`` under the error policy at the edge, for ``rag`` and for the
+    stand-alone entry points (``python -m evals``, ``python -m evals.bench``, ``python ui.py``):
+    any failure is one line ``<prog>: error: ...`` (:func:`rag.errors.describe`) and an exit
+    code, a traceback only with ``--debug``; Ctrl-C exits 130."""
     try:
-        func = getattr(args, "func", None) or COMMANDS[args.command]
         return int(func(args) or 0)
     except KeyboardInterrupt:
-        print(f"rag {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         raise
-    except Exception as exc:  # the error policy at the edge: one line, a traceback only with --debug
+    except Exception as exc:
         if getattr(args, "debug", False) and not isinstance(exc, RagError):
             raise
-        print(f"rag {args.command}: error: {describe(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {describe(exc)}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_FAILURE)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(f"rag {args.command}", getattr(args, "func", None) or COMMANDS[args.command], args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

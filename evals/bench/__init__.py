@@ -94,11 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n\n")[0])
     _add_arguments(p)
     args = p.parse_args(argv)
-    from rag.errors import RagError
+    from rag.cli import run_command
 
-    try:
-        return cmd_bench(args)
-    except RagError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_command("bench", cmd_bench, args)
 

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from rag.errors import IndexDamaged
 from rag.index import revisions
-from rag.types import Article, Chunk
+from rag.types import Article, Chunk, byline
 
 _IN_BATCH = 500  # ids per ``IN (...)`` query: under SQLite's default limit of 999 bound variables
 
@@ -394,8 +394,7 @@ class Records:
             art = _article(r)
             out.append(StoredArticle(art, r[10], tuple(
                 Chunk(id=cid, article_id=aid, index=idx, text=text, start=start, end=end, header=header,
-                      title=art.title, outlet=art.outlet, author=art.author, published_at=art.published_at,
-                      url=art.url, category=art.category)
+                      **byline(art), category=art.category)
                 for cid, _aid, idx, text, start, end, header in chunks.get(aid, ())
             )))
         return out

@@ -16,7 +16,7 @@ from rag.answer.support import Passage, needs, window_score
 from rag.errors import BadInput
 from rag.retrieve.query import outlet_matcher, plan_query
 from rag.stories.compare_diff import differences
-from rag.types import Chunk, Comparison, OutletView, Source
+from rag.types import Chunk, Comparison, OutletView, Source, byline
 
 if TYPE_CHECKING:
     from rag.archive import Archive, DateLike
@@ -74,8 +74,7 @@ def source_of(n: int, chunk: Chunk, span: tuple[int, int], also_ran_in: Sequence
     """A :class:`Source` quoting ``chunk.text[span]`` (body offsets: ``chunk.start`` + span)."""
     s, e = span
     return Source(
-        n=n, article_id=chunk.article_id, chunk_id=chunk.id, title=chunk.title, outlet=chunk.outlet,
-        author=chunk.author, published_at=chunk.published_at, url=chunk.url, quote=chunk.text[s:e],
+        n=n, article_id=chunk.article_id, chunk_id=chunk.id, **byline(chunk), quote=chunk.text[s:e],
         start=chunk.start + s, end=chunk.start + e, passage=chunk.text, passage_start=chunk.start,
         passage_end=chunk.end, also_ran_in=tuple(also_ran_in),
     )
