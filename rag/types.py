@@ -267,7 +267,10 @@ class ChunkedArticle:
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What an ingest run did. ``errors`` holds one :class:`BadRecord` per skipped input."""
+    """What an ingest run did. ``errors`` holds one :class:`BadRecord` per skipped input.
+    ``revised``: updated articles whose earlier body was kept as a revision. ``chunks_embedded``:
+    vectors computed by ``embedder`` (its manifest name), not reused; ``chunks_per_second`` is
+    that count per wall second of the whole run (reading, embedding, writing, refreshing)."""
 
     new: int = 0
     updated: int = 0
@@ -278,19 +281,30 @@ class IngestReport:
     chunks_removed: int = 0
     seconds: float = 0.0
     errors: tuple[BadRecord, ...] = ()
+    revised: int = 0
+    chunks_embedded: int = 0
+    embedder: str = ""
+
+    @property
+    def chunks_per_second(self) -> float:
+        """Chunks embedded per wall second of the run (0.0 for an instant run)."""
+        return self.chunks_embedded / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         d = asdict(self)
         d["errors"] = [str(e) for e in self.errors]
+        d["chunks_per_second"] = round(self.chunks_per_second, 1)
         return d
 
     def summary(self) -> str:
         """One line for humans."""
+        by = f" by {self.embedder}" if self.embedder else ""
         return (
-            f"articles: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"articles: {self.new} new, {self.updated} updated ({self.revised} revised), {self.unchanged} unchanged, "
             f"{self.duplicates} duplicate, {self.skipped} skipped; chunks: +{self.chunks_added} "
-            f"-{self.chunks_removed}; {self.seconds:.1f}s"
+            f"-{self.chunks_removed}; {self.chunks_embedded} chunks embedded at {self.chunks_per_second:.1f} "
+            f"chunks/s{by}; {self.seconds:.1f}s"
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -29,8 +30,12 @@ def test_ingest_ask_search_stats_roundtrip(tmp_path, corpus_dir):
     idx = str(tmp_path / "idx")
     out = rag("ingest", str(corpus_dir), "--index", idx, "--quiet").stdout
     assert "7 new" in out
+    embedded = re.search(r"; (\d+) chunks embedded at (\d+\.\d) chunks/s by hash-bow-v2; \d+\.\ds\n", out)
+    assert embedded and int(embedded[1]) >= 7 and float(embedded[2]) > 0, out
     out = rag("ingest", str(corpus_dir), "--index", idx, "--quiet", "--json").stdout
-    assert json.loads(out)["unchanged"] == 7
+    rep = json.loads(out)
+    assert rep["unchanged"] == 7 and rep["revised"] == 0
+    assert (rep["embedder"], rep["chunks_embedded"], rep["chunks_per_second"]) == ("hash-bow-v2", 0, 0.0)
 
     ans = json.loads(rag("ask", "What does the Pentagon memo allege about Alibaba?", "--index", idx, "--json").stdout)
     assert ANSWER_KEYS <= set(ans)

@@ -192,6 +192,7 @@ def _rechunk(store: IndexStore, article_ids: list[str], settings: Settings, log:
         store.vectors.upsert(new_chunks, emb.embed_texts([c.indexed_text for c in new_chunks]))
     store.records.commit_articles(upserts, removed)
     store.vectors.delete(removed)
+    _rewrite_metadata(store, [a.id for a, *_rest in upserts])
     log(f"re-chunked {len(upserts)} articles ({len(new_chunks)} chunks embedded with {store.config.embedder})")
 
 
@@ -223,7 +224,23 @@ def _embed_missing(store: IndexStore, wanted: bool, settings: Settings, log: Cal
         for i in range(0, len(todo), EMBED_BATCH):
             part = todo[i : i + EMBED_BATCH]
             store.vectors.upsert(part, emb.embed_texts([c.indexed_text for c in part]))
+        _rewrite_metadata(store, sorted({c.article_id for c in todo}))
         log(f"re-embedded {len(todo)} chunks that lacked a vector ({store.config.embedder})")
     return lacking
+
+
+def _rewrite_metadata(store: IndexStore, article_ids: Sequence[str]) -> None:
+    """Give chunks written again (an upsert replaces their metadata) back what a restore needs:
+    their article's record and revisions (``rag.index.chunkmeta``)."""
+    from rag.index.chunkmeta import chunk_metadata, revision_metadata
+    from rag.index.revisions import stored_revisions
+
+    meta: dict[str, dict] = {}
+    for sa in store.records.stored_articles(article_ids):
+        meta.update(chunk_metadata(sa.article, sa.content_hash, sa.chunks))
+    for cid, md in revision_metadata(stored_revisions(store.records, article_ids)).items():
+        meta[cid] = {**meta.get(cid, {}), **md}
+    if meta:
+        store.vectors.update_metadata(meta)
 
 

@@ -143,8 +143,12 @@ def plan_write(records: "Records", article: Article, body_changed: bool, dates: 
               published_at=old.published_at, url=ch.url, category=ch.category)
         for ch in old_chunks
     ) if old is not None else ()
-    events = tuple(EventDate(article.id, n, d.start, d.end, d.day.isoformat(), d.kind, d.text) for d in dates)
-    return RevisionWrite(article.id, n, article.updated_at, start, events, old, kept)
+    return RevisionWrite(article.id, n, article.updated_at, start, events_of(article.id, n, dates), old, kept)
+
+
+def events_of(article_id: str, revision: int, dates: Sequence) -> tuple[EventDate, ...]:
+    """The event-date rows of ``resolve_dates`` results for one revision of an article."""
+    return tuple(EventDate(article_id, revision, d.start, d.end, d.day.isoformat(), d.kind, d.text) for d in dates)
 
 
 def write(c: sqlite3.Connection, writes: Sequence[RevisionWrite]) -> None:
@@ -212,6 +216,47 @@ def validity(records: "Records") -> dict[str, tuple[float, float]] | None:
             "SELECT k.id, r.valid_from, r.valid_to FROM revision_chunks k JOIN revisions r "
             "ON r.article_id=k.article_id AND r.revision=k.revision"):
         out[cid] = (ts(vf, -inf), ts(vt, inf))
+    return out
+
+
+@dataclass(frozen=True)
+class StoredRevisions:
+    """An article's revision rows as stored: its current revision (number, ``updated_at``,
+    ``valid_from``), the id of its current chunk 0 and each superseded revision with its chunks
+    (what the vector store is given to rebuild them: ``rag.index.chunkmeta``)."""
+
+    article_id: str
+    revision: int
+    updated_at: datetime | None
+    valid_from: datetime
+    first_chunk: str | None
+    old: tuple[tuple[Revision, tuple[Chunk, ...]], ...] = ()
+
+
+def stored_revisions(records: "Records", article_ids: Sequence[str]) -> list[StoredRevisions]:
+    """The revision rows of those of ``article_ids`` that have a current revision row."""
+    c = records.connection()
+    if not _has(c):
+        return []
+    out = []
+    for i in range(0, len(article_ids), _IN_BATCH):
+        part = list(article_ids[i : i + _IN_BATCH])
+        marks = ",".join("?" * len(part))
+        first = dict(c.execute(f"SELECT article_id, id FROM chunks WHERE idx=0 AND article_id IN ({marks})", part))
+        rows: dict[tuple[str, int], list[tuple]] = {}
+        for r in c.execute('SELECT id, article_id, revision, idx, start, "end", header, text FROM revision_chunks '
+                           f"WHERE article_id IN ({marks}) ORDER BY article_id, revision, idx", part):
+            rows.setdefault((r[1], r[2]), []).append(r)
+        old: dict[str, list] = {}
+        for r in c.execute("SELECT article_id, revision, title, body, published_at, updated_at, valid_from, valid_to "
+                           f"FROM revisions WHERE article_id IN ({marks}) ORDER BY article_id, revision", part):
+            rev = Revision(r[1], _dt(r[6]), _dt(r[7]), r[2], r[3], _dt(r[4]), _dt(r[5]))
+            chunks = tuple(Chunk(id=k[0], article_id=k[1], index=k[3], start=k[4], end=k[5], header=k[6], text=k[7],
+                                 title=rev.title, published_at=rev.published_at) for k in rows.get((r[0], r[1]), ()))
+            old.setdefault(r[0], []).append((rev, chunks))
+        for aid, n, upd, vf in c.execute("SELECT article_id, revision, updated_at, valid_from FROM current_revision "
+                                         f"WHERE article_id IN ({marks}) ORDER BY article_id", part):
+            out.append(StoredRevisions(aid, n, _dt(upd), _dt(vf), first.get(aid), tuple(old.get(aid, ()))))
     return out
 
 

@@ -12,7 +12,9 @@ their chunk ids and are not embedded again (nor are passages an edit only moved:
 are taken from the dense snapshot by text); identical bodies under other URLs are stored once.
 An edit that changes the body keeps the body it replaces as a revision
 (:mod:`rag.index.revisions`), its chunks stored again under revision ids with their vectors
-copied; the dates each body states are stored with it, in the same transaction.
+copied; the dates each body states are stored with it, in the same transaction. Before the
+snapshots are refreshed, the vector store is given each committed article's revisions
+(:mod:`rag.index.chunkmeta`), so that a restore of lost records brings them back.
 
 Three stages overlap (:mod:`rag.ingest.stages`): the calling thread parses and chunks
 articles into batches of about ``BATCH_CHUNKS`` new chunks, an embedding thread embeds each
@@ -43,6 +45,7 @@ from rag.ingest.write_errors import committed_so_far, write_failure
 from rag.types import Article, BadRecord, Chunk, ChunkedArticle, IngestReport
 
 BATCH_CHUNKS = 256  # new chunks per committed batch: a few seconds of MiniLM embedding on a CPU
+SYNC_ARTICLES = 500  # articles whose revision metadata one vector-store update carries (bounds memory)
 
 
 def article_hash(article: Article) -> str:
@@ -83,9 +86,11 @@ def ingest_paths(
     with store.ingest_lock():
         store.release_vectors()  # a chroma client opened before the lock may be stale
         _finish_killed_deletes(store)
+        embedded_before = stats.get("embedded", 0)
         run = _Run(store, embedder, stats, batch_chunks or BATCH_CHUNKS, progress, on_progress)
         run.ingest(items)
-    return IngestReport(seconds=time.perf_counter() - t0, skipped=len(bad), errors=tuple(bad), **run.counts)
+    return IngestReport(seconds=time.perf_counter() - t0, skipped=len(bad), errors=tuple(bad), embedder=embedder.name,
+                        chunks_embedded=stats.get("embedded", 0) - embedded_before, **run.counts)
 
 
 def _check_exist(paths: Sequence[str | Path]) -> None:
@@ -123,7 +128,7 @@ class _Run:
         self.stats = stats
         self.batch_chunks = batch_chunks
         self.on_progress = on_progress
-        self.counts = dict(new=0, updated=0, unchanged=0, duplicates=0, chunks_added=0, chunks_removed=0)
+        self.counts = dict(new=0, updated=0, revised=0, unchanged=0, duplicates=0, chunks_added=0, chunks_removed=0)
         self.seen_bodies: dict[str, str] = {}  # body hash -> article id, this run
         self.pending = Batch()
         self.read = 0  # articles read so far: the ordinal of the current one
@@ -235,6 +240,7 @@ class _Run:
         for batch in batches:
             self.counts["chunks_added"] += len(batch.new_chunks) - sum(len(r.old_chunks) for r in batch.revisions)
             self.counts["chunks_removed"] += len(batch.removed)
+            self.counts["revised"] += sum(1 for r in batch.revisions if r.old is not None)
             self.done_articles += len(batch.upserts)
         if batches:
             if self.bar is not None:
@@ -256,6 +262,8 @@ class _Run:
         and the first error stands."""
         t = time.perf_counter()
         try:
+            with self._writing(self._vectors_folder()):
+                self.sync_revision_metadata()
             with self._writing(str(self.store.path)):  # bm25/, dense/, manifest.json
                 self.store.refresh(self.stages.written)
             self.stats["refresh"] = time.perf_counter() - t
@@ -264,6 +272,19 @@ class _Run:
                 raise
         finally:
             self.store.release_vectors()
+
+    def sync_revision_metadata(self) -> None:
+        """Give the vector store the revisions of every article committed since its metadata
+        was last synced (:func:`rag.index.chunkmeta.revision_metadata`), before the store's own
+        sync clears that journal: a run killed before this catches up in the next one."""
+        from rag.index.chunkmeta import revision_metadata
+
+        records = self.store.records
+        todo = records.vector_metadata_todo()
+        for i in range(0, len(todo), SYNC_ARTICLES):
+            meta = revision_metadata(revisions.stored_revisions(records, todo[i : i + SYNC_ARTICLES]))
+            if meta:
+                self.store.vectors.update_metadata(meta)
 
     # ---- the writer thread ----------------------------------------------------------
     def write(self, batch: Batch, vecs: np.ndarray) -> None:
