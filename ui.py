@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 
 from rag.answer import available_answerers
 from rag.errors import BadInput, RagError, describe
-from rag.stories.compare_view import CSS as COMPARE_CSS
+from rag.stories.compare_view import CSS as COMPARE_CSS, outlets_of
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -64,6 +64,9 @@ CSS = """
 .nr-answer .removed > summary { cursor: pointer; }
 .nr-answer .refusal { border-left: 3px solid #b45309; padding-left: .6em; }
 .nr-answer .error { border-left: 3px solid #dc2626; padding-left: .6em; }
+.nr-answer .cmp-open { display: inline-block; margin-top: .45em; padding: .15em .6em; border: 1px solid #93c5fd;
+  border-radius: .8em; background: #eff6ff; color: #1e40af; font-size: .82em; cursor: pointer; }
+.nr-answer .cmp-open:hover { background: #dbeafe; border-color: #3b82f6; }
 .nr-src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6em .8em; margin: .5em 0;
   transition: box-shadow .3s, border-color .3s; }
 .nr-src.active { border-color: #f97316; box-shadow: 0 0 0 3px #fed7aa; }
@@ -91,10 +94,17 @@ CSS = """
 """
 
 # Citation chips link to "#src-<turn>-<n>"; this opens, highlights and scrolls to that source.
+# A click elsewhere in an answer stops here unless it is on the answer's "Set side by side" line
+# (which reaches the chat's select event), so selecting text or opening a fold never switches tabs.
 HEAD = """<script>
 document.addEventListener("click", function (ev) {
-  var a = ev.target && ev.target.closest ? ev.target.closest('a[href^="#src-"]') : null;
-  if (!a) return;
+  var t = ev.target && ev.target.closest ? ev.target : null;
+  if (!t) return;
+  var a = t.closest('a[href^="#src-"]');
+  if (!a) {
+    if (t.closest("#chat .nr-answer") && !t.closest(".cmp-open")) ev.stopPropagation();
+    return;
+  }
   ev.preventDefault(); ev.stopPropagation();
   var el = document.getElementById(a.getAttribute("href").slice(1));
   if (!el) return;
@@ -210,7 +220,18 @@ def render_answer(ans, turn: int, rewritten: str | None = None) -> str:
         meta += f" · {total / 1000:.1f} s"
     if ans.removed_citations:
         meta += f" · {ans.removed_citations} unverified citation(s) removed"
-    return _one_line(f'<div class="nr-answer">{head}{body}{render_removed(removed)}<div class="meta">{meta}</div></div>')
+    compare = "" if ans.abstained else render_compare_line(outlets_of(ans.sources))
+    return _one_line(f'<div class="nr-answer">{head}{body}{render_removed(removed)}<div class="meta">{meta}</div>{compare}</div>')
+
+
+def render_compare_line(outlets: Sequence[str]) -> str:
+    """The line that ends an answer citing two or more outlets: clicking it sets those outlets
+    side by side in the Compare tab; "" for fewer outlets."""
+    if len(outlets) < 2:
+        return ""
+    names = " · ".join(_esc(o) for o in outlets)
+    return (f'<div class="cmp-open" role="button" title="Open these outlets side by side in the Compare outlets tab">'
+            f'⇄ Set side by side: {names} — click here</div>')
 
 
 def render_source(src, turn: int) -> str:
@@ -471,23 +492,25 @@ def theme():
 
 def build_app(archive, settings, runs_dir: str | Path = "runs"):
     """Build the gradio Blocks of the UI for an open ``archive`` (launch it with
-    :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals, Timeline; API endpoint ``/ask``."""
+    :func:`launch_app`). Tabs: Chat, Archive (stats, uploads), Evals, Timeline, Compare outlets;
+    API endpoint ``/ask``."""
     import gradio as gr
 
     with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
         gr.Markdown("## newsrag — ask the news archive\nEvery sentence cites its passages; citations are checked after the answer is written.")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             chat = chat_tab(archive, settings)
             shelf = archive_tab(archive, settings)
             evals = evals_tab(archive, settings)
             timeline = timeline_tab(archive, settings)
             compared = compare_tab(archive)
-        chat.turns, chat.sections = gr.State([]), gr.State([])  # outside the tabs: a State there hides the last tab
+        # outside the tabs: a State there hides the last tab; ``asked`` has one entry per chat message
+        chat.turns, chat.sections, chat.asked = gr.State([]), gr.State([]), gr.State([])
         wire_chat(chat, archive)
         wire_ingest(shelf, chat, archive, settings)
         wire_evals(evals, archive, settings, runs_dir)
         wire_timeline(timeline, archive)
-        wire_compare(compared, chat, archive)
+        wire_compare(compared, chat, archive, tabs)
         wire_refresh(app, evals, shelf, chat, archive, runs_dir)
         gr.api(api_ask(archive), api_name="ask")
     app.queue(default_concurrency_limit=2)
@@ -638,19 +661,23 @@ def chat_handler(archive):
     """The chat's handler: rewrite a follow-up (by the Archive), stream the answer, then show
     the verified one; a failure becomes a one-line error bubble."""
 
-    def respond(message, chat, turns, sections, since, until, outlets, answerer, k):
-        """Chat handler: rewrite a follow-up, stream the answer, then show the verified one."""
+    def respond(message, chat, turns, sections, asked, since, until, outlets, answerer, k):
+        """Chat handler: rewrite a follow-up, stream the answer, then show the verified one;
+        ``asked`` gets one entry per chat message (:func:`asked_entry` for an answer, else None)."""
         question = (message or "").strip()
         chat, turns, sections = list(chat or []), list(turns or []), list(sections or [])
+        asked = list(asked or [])
+        asked += [None] * (len(chat) - len(asked))  # aligned to the messages
 
         def shown():
-            return "", chat, turns, sections, render_panel(sections)
+            return "", chat, turns, sections, asked, render_panel(sections)
 
         if not question:
             yield shown()
             return
         turn = len(sections) + 1
         chat += [{"role": "user", "content": _esc(question)}, {"role": "assistant", "content": render_streaming("")}]
+        asked += [None, None]
         yield shown()
         try:
             stream = archive.ask_stream(
@@ -671,22 +698,38 @@ def chat_handler(archive):
         chat[-1] = {"role": "assistant", "content": render_answer(ans, turn, ans.rewritten_question)}
         turns += [{"role": "user", "content": standalone}, {"role": "assistant", "content": ans.text}]
         sections.append((turn, standalone, render_sources(ans, turn, standalone)))
+        asked[-1] = asked_entry(ans, standalone, since, until)
         yield shown()
 
     return respond
 
 
+def asked_entry(ans, question: str, since: str | None, until: str | None) -> dict:
+    """What an answer was asked: its standalone question, the outlets it cites (none for a
+    refusal) and the date filters; enough to set those outlets side by side later."""
+    return {"question": question, "outlets": outlets_of(ans.sources), "since": since or None, "until": until or None}
+
+
+def comparable_entry(asked: Sequence[dict | None], index: Any) -> dict | None:
+    """The entry of chat message ``index`` when it is an answer citing two or more outlets, else None."""
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(asked or ()):
+        return None
+    entry = asked[index]
+    return entry if entry and len(entry.get("outlets") or ()) > 1 else None
+
+
 def wire_chat(c: SimpleNamespace, archive) -> None:
     """Enter and Ask answer (queued, not in the API); New conversation clears chat and state."""
     chat_io = dict(
-        inputs=[c.box, c.chatbot, c.turns, c.sections, c.since, c.until, c.outlets, c.answerer, c.top_k],
-        outputs=[c.box, c.chatbot, c.turns, c.sections, c.sources],
+        inputs=[c.box, c.chatbot, c.turns, c.sections, c.asked, c.since, c.until, c.outlets, c.answerer, c.top_k],
+        outputs=[c.box, c.chatbot, c.turns, c.sections, c.asked, c.sources],
         api_visibility="private", show_progress="minimal",
     )
     respond = chat_handler(archive)
     c.box.submit(respond, **chat_io)
     c.send.click(respond, **chat_io)
-    c.clear.click(lambda: ([], [], [], render_panel([])), outputs=[c.chatbot, c.turns, c.sections, c.sources], api_visibility="private")
+    c.clear.click(lambda: ([], [], [], [], render_panel([])), outputs=[c.chatbot, c.turns, c.sections, c.asked, c.sources],
+                  api_visibility="private")
 
 
 def api_ask(archive):
@@ -793,7 +836,7 @@ def wire_timeline(t: SimpleNamespace, archive) -> None:
 
 
 def compare_tab(archive) -> SimpleNamespace:
-    """The Compare outlets tab: a topic (or the chat's last question) and its outlets side by side."""
+    """The Compare outlets tab: a topic (or an answer from the chat) and its outlets side by side."""
     import gradio as gr
 
     from rag.stories.compare_view import render_comparison
@@ -808,37 +851,47 @@ def compare_tab(archive) -> SimpleNamespace:
     return m
 
 
-def wire_compare(m: SimpleNamespace, c: SimpleNamespace, archive) -> None:
-    """Compare (or Enter) sets the outlets of the query side by side; the last-answer button
-    takes the chat's last (standalone) question."""
-    from rag.stories.compare_view import outlets_of, render_comparison
+def wire_compare(m: SimpleNamespace, c: SimpleNamespace, archive, tabs) -> None:
+    """Compare (or Enter) sets the outlets of the query side by side. Clicking an answer's "Set
+    side by side" line in the chat (the chatbot's select event) switches to this tab and sets the
+    outlets that answer cites side by side for its question, with the dates it was asked with;
+    the last-answer button does the same for the chat's last answer."""
+    import gradio as gr
 
-    def show(query, outlets=None):
+    from rag.stories.compare_view import render_comparison
+
+    def show(query, outlets=None, since=None, until=None):
         """Compare tab: :meth:`Archive.compare` of the query, rendered side by side."""
         try:
-            return render_comparison(archive.compare(query, outlets or None))
+            return render_comparison(archive.compare(query, outlets or None, since or None, until or None))
         except Exception as exc:
             return f'<p class="nr-empty">Error: {_esc(error_line(exc, "the comparison"))}</p>'
 
-    def last(turns, since, until, outlets, answerer, k):
-        """The chat's last (standalone) question, with the outlets its answer cites side by side
-        (the answer is asked again with the chat's filters: the extractive answerer gives the
-        same sources)."""
-        asked = [t["content"] for t in (turns or []) if t.get("role") == "user"]
-        if not asked:
-            return "", render_comparison(None, "Ask a question in the chat first.")
-        try:
-            ans = archive.ask(asked[-1], int(k) if k else None, since or None, until or None,
-                              parse_outlets(outlets), answerer=answerer or None)
-        except Exception as exc:
-            return asked[-1], f'<p class="nr-empty">Error: {_esc(error_line(exc, "the comparison"))}</p>'
-        cited = outlets_of(ans.sources)
-        return asked[-1], show(asked[-1], cited if len(cited) > 1 else None)
+    def shown(entry):
+        """(query, view) of an asked entry: its cited outlets side by side when there are several."""
+        cited = entry["outlets"] if len(entry["outlets"]) > 1 else None
+        return entry["question"], show(entry["question"], cited, entry["since"], entry["until"])
+
+    def last(asked):
+        """The chat's last (standalone) question, with the outlets its answer cites side by side."""
+        entries = [e for e in asked or () if e]
+        return shown(entries[-1]) if entries else ("", render_comparison(None, "Ask a question in the chat first."))
+
+    def open_answer(asked, evt: gr.SelectData):
+        """Chat select: the clicked answer's outlets side by side in this tab (nothing for
+        other messages); the tab shows first, the comparison when it is ready."""
+        entry = comparable_entry(asked, evt.index)
+        if entry is None:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        wait = render_comparison(None, f"Setting {' · '.join(entry['outlets'])} side by side…")
+        yield entry["question"], wait, gr.Tabs(selected="compare-tab")
+        yield *shown(entry), gr.skip()
 
     for trigger in (m.go.click, m.query.submit):
         trigger(show, inputs=[m.query], outputs=[m.view], api_visibility="private")
-    m.last.click(last, inputs=[c.turns, c.since, c.until, c.outlets, c.answerer, c.top_k], outputs=[m.query, m.view],
-                 api_visibility="private")
+    m.last.click(last, inputs=[c.asked], outputs=[m.query, m.view], api_visibility="private")
+    c.chatbot.select(open_answer, inputs=[c.asked], outputs=[m.query, m.view, tabs], api_visibility="private")
 
 
 def wire_refresh(app, e: SimpleNamespace, a: SimpleNamespace, c: SimpleNamespace, archive, runs_dir: str | Path) -> None:

@@ -309,19 +309,20 @@ def _handler(app, name: str):
     return next(f.fn for f in app.fns.values() if f.name == name)
 
 
-def _chat(respond, message, chat=(), turns=(), sections=(), answerer="extractive", k=8):
-    """Run the chat handler to its end; returns its last output and every bubble it showed."""
+def _chat(respond, message, chat=(), turns=(), sections=(), asked=(), answerer="extractive", k=8, since=""):
+    """Run the chat handler to its end; returns its last output (box, chat, turns, sections,
+    asked, panel) and every bubble it showed."""
     bubbles = []
-    for out in respond(message, list(chat), list(turns), list(sections), "", "", None, answerer, k):
+    for out in respond(message, list(chat), list(turns), list(sections), list(asked), since, "", None, answerer, k):
         bubbles.append(out[1][-1]["content"] if out[1] else "")
     return out, bubbles
 
 
 def test_chat_follow_up_is_rewritten_by_the_archive_and_shown(hash_archive, tmp_path):
     respond = _handler(ui.build_app(hash_archive, hash_archive.settings, runs_dir=tmp_path), "respond")
-    (_, chat, turns, sections, _), _ = _chat(respond, SUBJECT)
+    (_, chat, turns, sections, asked, _), _ = _chat(respond, SUBJECT)
     assert "Searching for:" not in chat[-1]["content"] and turns[0] == {"role": "user", "content": SUBJECT}
-    (_, chat, turns, sections, panel), bubbles = _chat(respond, FOLLOW_UP, chat, turns, sections)
+    (_, chat, turns, sections, asked, panel), bubbles = _chat(respond, FOLLOW_UP, chat, turns, sections, asked)
     expected = hash_archive.ask(FOLLOW_UP, history=turns[:2])
     assert expected.rewritten_question == REWRITTEN
     assert "Searching for: <em>" + ui._esc(REWRITTEN) in chat[-1]["content"]
@@ -329,16 +330,17 @@ def test_chat_follow_up_is_rewritten_by_the_archive_and_shown(hash_archive, tmp_
     assert turns[2] == {"role": "user", "content": REWRITTEN} and turns[3]["content"] == expected.text
     assert sections[-1][:2] == (2, REWRITTEN) and "Answer 2:" in panel
     assert chat[2] == {"role": "user", "content": ui._esc(FOLLOW_UP)}  # the user's words as typed
+    assert len(asked) == len(chat) and asked[2] is None and asked[3]["question"] == REWRITTEN  # the standalone question
 
 
 def test_chat_failures_are_one_line_bubbles(hash_archive, tmp_path, caplog):
     respond = _handler(ui.build_app(hash_archive, hash_archive.settings, runs_dir=tmp_path), "respond")
-    (_, chat, turns, sections, _), _ = _chat(respond, QUESTION, answerer="llm")  # no endpoint configured
+    (_, chat, turns, sections, asked, _), _ = _chat(respond, QUESTION, answerer="llm")  # no endpoint configured
     bubble = chat[-1]["content"]
     assert 'class="error"' in bubble and ui._esc("set RAG_LLM_BASE_URL and RAG_LLM_MODEL") in bubble and "\n" not in bubble
-    assert turns == [] and sections == []  # nothing half-answered is kept
+    assert turns == [] and sections == [] and asked == [None, None]  # nothing half-answered is kept
     with caplog.at_level(logging.ERROR, logger="newsrag.ui"):
-        (_, chat, _, _, _), _ = _chat(respond, QUESTION, k="many")  # a failure no RagError names
+        (_, chat, _, _, _, _), _ = _chat(respond, QUESTION, k="many")  # a failure no RagError names
     bubble = chat[-1]["content"]
     assert "answering failed: unexpected ValueError" in bubble and "server log" in bubble
     assert "Traceback" not in bubble and "\n" not in bubble
@@ -381,3 +383,77 @@ def test_ingest_eval_and_reload_failures_are_one_line(hash_archive, tmp_path):
     (runs / "20240101-000000" / "report.md").mkdir(parents=True)  # a report that cannot be read
     stats, _, md, _ = _handler(app, "refresh")()
     assert md.startswith("**Error:** reading the latest eval report failed") and "\n" not in md and "| 7 |" in stats
+
+
+# ---- an answer's outlets side by side, opened from the chat ------------------------------------------
+ONE_OUTLET = "What did Apple do about Beeper Mini?"  # cites TechCrunch only
+TWO_OUTLETS = "Which company is Apple reportedly planning to work with on Apple Intelligence features for iPhones sold in China?"
+OTHER_TWO = "What did Microsoft do with Activision and what deals are on Amazon?"  # two other outlets
+
+
+def _columns(view: str) -> list[str]:
+    return re.findall(r'<div class="cmp-col"><h4>(.*?)</h4>', view)
+
+
+def _select(app, asked, index):
+    """The chat's select handler run to its end for message ``index`` (as gradio calls it)."""
+    import gradio as gr
+
+    return list(_handler(app, "open_answer")(asked, gr.SelectData(None, {"index": index, "value": None})))
+
+
+def test_each_answer_opens_its_own_outlets_side_by_side(minilm_archive, tmp_path):
+    """Every answer citing two or more outlets ends with a "Set side by side" line naming them;
+    selecting that answer (not only the last) fills the Compare tab with its question and its
+    outlets as columns and switches to the tab; other messages do nothing."""
+    import gradio as gr
+
+    from rag.stories.compare_view import outlets_of, render_comparison
+
+    app = ui.build_app(minilm_archive, minilm_archive.settings, runs_dir=tmp_path)
+    respond = _handler(app, "respond")
+    chat, turns, sections, asked = [], [], [], []
+    for q in (ONE_OUTLET, TWO_OUTLETS, OTHER_TWO):
+        (_, chat, turns, sections, asked, _), _ = _chat(respond, q, chat, turns, sections, asked)
+    assert len(asked) == len(chat) == 6 and asked[0] is asked[2] is asked[4] is None
+    assert [asked[i]["question"] for i in (1, 3, 5)] == [ONE_OUTLET, TWO_OUTLETS, OTHER_TWO]
+    cited = outlets_of(minilm_archive.ask(TWO_OUTLETS).sources)
+    assert asked[3]["outlets"] == cited and len(cited) == 2
+    assert len(asked[1]["outlets"]) == 1 and "cmp-open" not in chat[1]["content"]  # one outlet: nothing extra
+    line = re.search(r'<div class="cmp-open"[^>]*>(.*?)</div>', chat[3]["content"]).group(1)
+    assert line == f"⇄ Set side by side: {' · '.join(cited)} — click here"
+    assert set(asked[5]["outlets"]).isdisjoint(cited) and "cmp-open" in chat[5]["content"]
+
+    first, final = _select(app, asked, 3)  # the FIRST answer with two outlets, not the last
+    assert first[0] == TWO_OUTLETS and isinstance(first[2], gr.Tabs) and first[2].selected == "compare-tab"
+    assert final[0] == TWO_OUTLETS and final[2] == gr.skip()
+    assert _columns(final[1]) == cited
+    assert final[1] == render_comparison(minilm_archive.compare(TWO_OUTLETS, cited))
+    assert final[1].count("<mark>") >= 2 * len(cited)  # quotes under each outlet (summary and passage)
+    for index in (0, 1, 2, 6, -1):  # a question, a one-outlet answer, out of range: nothing happens
+        assert _select(app, asked, index) == [(gr.skip(), gr.skip(), gr.skip())]
+
+    query, view = _handler(app, "last")(asked)  # the tab's button: the last answer's outlets
+    assert query == OTHER_TWO and _columns(view) == asked[5]["outlets"]
+
+
+def test_an_answer_is_set_side_by_side_with_the_dates_it_was_asked_with(minilm_archive, tmp_path):
+    app = ui.build_app(minilm_archive, minilm_archive.settings, runs_dir=tmp_path)
+    (_, _, _, _, asked, _), _ = _chat(_handler(app, "respond"), TWO_OUTLETS, since="2023-01-01")
+    assert asked[1]["since"] == "2023-01-01" and asked[1]["until"] is None
+    # the seed (KSMO Santa Monica) is undated: asked since 2023, its column has no passage
+    entry = dict(asked[1], outlets=["TechCrunch", "KSMO Santa Monica"])
+    _, (_, view, _) = _select(app, [None, entry], 1)
+    ksmo = view.split("<h4>KSMO Santa Monica</h4>")[1]
+    assert _columns(view) == entry["outlets"] and ksmo.startswith('<p class="nr-empty">No passage on this topic.')
+    _, (_, undated, _) = _select(app, [None, dict(entry, since=None)], 1)
+    assert "<mark>" in undated.split("<h4>KSMO Santa Monica</h4>")[1]
+
+
+def test_render_compare_line_escapes_outlets():
+    assert ui.render_compare_line(["Only One"]) == "" and ui.render_compare_line([]) == ""
+    out = ui.render_compare_line(["Evil <b>Outlet</b>", "A & B"])
+    _no_raw_html(out)
+    assert "Evil &lt;b&gt;Outlet&lt;/b&gt; · A &amp; B" in out
+    one = ui.render_answer(_answer(), turn=1)  # its sources name one outlet (and one unknown)
+    assert "cmp-open" not in one and "cmp-open" not in ui.render_answer(_answer(abstained=True), turn=1)

@@ -411,3 +411,48 @@ def test_compare_tab_in_browser(page, app_url, minilm_archive, tmp_path):
     assert cited and set(cited) <= set(shown), (cited, shown)  # every outlet the answer cites has a column
     assert page.errors == []  # type: ignore[attr-defined]
     assert page.outside == []  # type: ignore[attr-defined]
+
+
+def test_an_earlier_answer_opens_its_outlets_side_by_side(page, app_url, minilm_archive, tmp_path):
+    """Two answers each citing two outlets end with a "Set side by side" line; clicking the FIRST
+    one's line switches to the Compare outlets tab with that answer's question and outlets as
+    columns, each with its quotes; a click elsewhere in an answer stays in the chat."""
+    from rag.stories.compare_view import outlets_of
+    from tests.test_ui_api import OTHER_TWO, TWO_OUTLETS
+
+    cited = outlets_of(minilm_archive.ask(TWO_OUTLETS).sources)
+    assert len(cited) == 2
+    page.goto(app_url)
+    page.locator("#question textarea").wait_for()
+    ask(page, TWO_OUTLETS, 0)
+    ask(page, OTHER_TWO, 1)
+    answers = page.locator("#chat .nr-answer")
+    lines = page.locator("#chat .nr-answer .cmp-open")
+    assert lines.count() == 2
+    assert lines.first.inner_text().strip() == f"⇄ Set side by side: {' · '.join(cited)} — click here"
+    page.screenshot(path=str(tmp_path / "cmp-1-chat.png"))
+
+    chat_tab, compare_tab = page.get_by_role("tab", name="Chat"), page.get_by_role("tab", name="Compare outlets")
+    assert chat_tab.get_attribute("aria-selected") == "true"
+    answers.nth(1).locator(".meta").click()  # not the line: nothing opens
+    page.wait_for_timeout(1500)
+    assert chat_tab.get_attribute("aria-selected") == "true" and page.locator("#chat").is_visible()
+
+    answers.first.locator(".cmp-open").click()
+    playwright_api.expect(compare_tab).to_have_attribute("aria-selected", "true", timeout=LONG)  # the tab switched
+    view = page.locator("#cmp-view")
+    playwright_api.expect(view).to_be_visible()
+    page.wait_for_function("(q) => document.querySelector('#cmp-query textarea').value === q", arg=TWO_OUTLETS, timeout=LONG)
+    cols = view.locator(".cmp-col")
+    cols.first.wait_for(timeout=LONG)
+    assert [cols.nth(i).locator("h4").inner_text() for i in range(cols.count())] == cited
+    expected = minilm_archive.compare(TWO_OUTLETS, cited)
+    for i, side in enumerate(expected.outlets):
+        marks = cols.nth(i).locator("summary mark")
+        assert marks.count() == len(side.passages) >= 1
+        assert marks.first.inner_text().strip() == side.passages[0].quote.strip()
+        body = minilm_archive.store.records.get_article(side.passages[0].article_id).body
+        assert body[side.passages[0].start:side.passages[0].end] == side.passages[0].quote
+    page.screenshot(path=str(tmp_path / "cmp-2-first-answer.png"), full_page=True)
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert page.outside == []  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ IMG = '<img src=x onerror="window.__pwned=1">'
 HOSTILE = [
     {
         "title": f"Maple Street park budget {SCRIPT} approved",
-        "source": f'<b onmouseover="window.__pwned=1">Evil Outlet</b>',
+        "source": '<b onmouseover="window.__pwned=1">Evil Outlet</b>',
         "author": IMG,
         "published_at": "2024-05-02T10:00:00Z",
         "url": "javascript:window.__pwned=1",
@@ -122,16 +122,22 @@ def _no_payload_ran(page) -> None:
     assert page.locator("#chat script, #sources script, #stats script, #eval-report script, #eval-status script").count() == 0
 
 
+def _first_answer(page, url: str, question: str):
+    """Open the chat at ``url``, ask ``question`` and wait for its verified answer; returns the box."""
+    page.goto(url)
+    box = page.locator("#question textarea")
+    box.wait_for()
+    box.fill(question)
+    box.press("Enter")
+    page.locator("#chat .nr-answer .meta").first.wait_for(timeout=120_000)
+    return box
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_hostile_article_text_renders_as_text(page, served, hostile_archive, tmp_path):
     _, url = served
-    page.goto(url)
-    box = page.locator("#question textarea")
-    box.wait_for()
-    box.fill(QUESTION)
-    box.press("Enter")
-    page.locator("#chat .nr-answer .meta").first.wait_for(timeout=120_000)
+    box = _first_answer(page, url, QUESTION)
     answer = page.locator("#chat .nr-answer").last
     assert "No answer" not in answer.inner_text()
     chips = answer.locator("a.cite")
@@ -158,6 +164,34 @@ def test_hostile_article_text_renders_as_text(page, served, hostile_archive, tmp
     page.get_by_role("tab", name="Archive").click()  # outlet names in the stats and filters
     page.locator("#stats").wait_for()
     assert "Evil Outlet" in page.locator("#stats").inner_text()
+    _no_payload_ran(page)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+TWO_OUTLETS = "How much do tickets cost and how much was the park budget?"  # Evil Outlet and Harbor Wire
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_hostile_outlet_names_side_by_side_render_as_text(page, served, hostile_archive, tmp_path):
+    """An answer citing the hostile outlet and another ends with a "Set side by side" line; the
+    line and the Compare tab it opens show the outlet's markup as text and run nothing."""
+    from rag.stories.compare_view import outlets_of
+
+    cited = outlets_of(hostile_archive.ask(TWO_OUTLETS).sources)
+    evil = HOSTILE[0]["source"]
+    assert evil in cited and len(cited) >= 2
+    _first_answer(page, served[1], TWO_OUTLETS)
+    line = page.locator("#chat .nr-answer .cmp-open")
+    assert evil in line.inner_text()  # the markup, as text
+    _no_payload_ran(page)
+    line.click()
+    heads = page.locator("#cmp-view .cmp-col h4")
+    heads.first.wait_for(timeout=120_000)
+    assert [heads.nth(i).inner_text() for i in range(heads.count())] == cited
+    assert page.locator("#cmp-view script").count() == 0
+    assert page.locator("#cmp-view b", has_text="Evil Outlet").count() == 0  # the outlet's <b> is text
+    page.screenshot(path=str(tmp_path / "hostile-compare.png"), full_page=True)
     _no_payload_ran(page)
     assert page.errors == []  # type: ignore[attr-defined]
 
