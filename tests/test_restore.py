@@ -108,7 +108,7 @@ def test_revision_vectors_embedded_again_still_carry_the_revision(tmp_path, caps
 
 def test_revisions_the_vector_store_does_not_carry_are_said_lost(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("RAG_EMBEDDER", "hash")
-    monkeypatch.setattr("rag.ingest.pipeline._Run.sync_revision_metadata", lambda self: None)  # as before revisions were kept
+    monkeypatch.setattr("rag.index.chunkmeta.revision_metadata", lambda stored: {})  # as before revisions were kept
     a = _build(tmp_path / "idx", tmp_path)
     monkeypatch.undo()
     monkeypatch.setenv("RAG_EMBEDDER", "hash")

@@ -371,7 +371,8 @@ class IndexStore:
         commit changed since the last sync (``rag.index.chunkmeta``: what lets ``rag index
         verify --repair`` rebuild lost records from the vector store); the caller holds the
         ingest lock. Returns the number of articles synced."""
-        from rag.index.chunkmeta import chunk_metadata
+        from rag.index.chunkmeta import chunk_metadata, revision_metadata
+        from rag.index.revisions import stored_revisions
 
         done = 0
         while True:
@@ -381,6 +382,9 @@ class IndexStore:
             metadata: dict[str, dict[str, Any]] = {}
             for stored in self.records.stored_articles(todo):
                 metadata.update(chunk_metadata(stored.article, stored.content_hash, stored.chunks))
+            # and their revisions (current number on chunk 0, superseded ones on their chunks)
+            for cid, md in revision_metadata(stored_revisions(self.records, todo)).items():
+                metadata[cid] = {**metadata.get(cid, {}), **md}
             if metadata:
                 self.vectors.update_metadata(metadata)
             self.records.clear_vector_metadata_todo(todo)

@@ -12,9 +12,9 @@ their chunk ids and are not embedded again (nor are passages an edit only moved:
 are taken from the dense snapshot by text); identical bodies under other URLs are stored once.
 An edit that changes the body keeps the body it replaces as a revision
 (:mod:`rag.index.revisions`), its chunks stored again under revision ids with their vectors
-copied; the dates each body states are stored with it, in the same transaction. Before the
-snapshots are refreshed, the vector store is given each committed article's revisions
-(:mod:`rag.index.chunkmeta`), so that a restore of lost records brings them back.
+copied; the dates each body states are stored with it, in the same transaction. The store's
+refresh gives the vector store each committed article's revisions (:mod:`rag.index.chunkmeta`),
+so that a restore of lost records brings them back.
 
 Three stages overlap (:mod:`rag.ingest.stages`): the calling thread parses and chunks
 articles into batches of about ``BATCH_CHUNKS`` new chunks, an embedding thread embeds each
@@ -45,7 +45,6 @@ from rag.ingest.write_errors import committed_so_far, write_failure
 from rag.types import Article, BadRecord, Chunk, ChunkedArticle, IngestReport
 
 BATCH_CHUNKS = 256  # new chunks per committed batch: a few seconds of MiniLM embedding on a CPU
-SYNC_ARTICLES = 500  # articles whose revision metadata one vector-store update carries (bounds memory)
 
 
 def article_hash(article: Article) -> str:
@@ -262,8 +261,6 @@ class _Run:
         and the first error stands."""
         t = time.perf_counter()
         try:
-            with self._writing(self._vectors_folder()):
-                self.sync_revision_metadata()
             with self._writing(str(self.store.path)):  # bm25/, dense/, manifest.json
                 self.store.refresh(self.stages.written)
             self.stats["refresh"] = time.perf_counter() - t
@@ -272,19 +269,6 @@ class _Run:
                 raise
         finally:
             self.store.release_vectors()
-
-    def sync_revision_metadata(self) -> None:
-        """Give the vector store the revisions of every article committed since its metadata
-        was last synced (:func:`rag.index.chunkmeta.revision_metadata`), before the store's own
-        sync clears that journal: a run killed before this catches up in the next one."""
-        from rag.index.chunkmeta import revision_metadata
-
-        records = self.store.records
-        todo = records.vector_metadata_todo()
-        for i in range(0, len(todo), SYNC_ARTICLES):
-            meta = revision_metadata(revisions.stored_revisions(records, todo[i : i + SYNC_ARTICLES]))
-            if meta:
-                self.store.vectors.update_metadata(meta)
 
     # ---- the writer thread ----------------------------------------------------------
     def write(self, batch: Batch, vecs: np.ndarray) -> None:
