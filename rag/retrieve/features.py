@@ -107,7 +107,7 @@ class Signals:
 
     @cached_property
     def table(self) -> SentenceTable:
-        return SentenceTable([self.terms.chunk_sentences(c, self.chunks[c].text) for c in self.ids])
+        return self.terms.sentence_table(self.ids, [self.chunks[c].text for c in self.ids])
 
     @cached_property
     def question_vector(self) -> tuple[np.ndarray, float]:
@@ -146,7 +146,8 @@ class Signals:
     def pair_share(self) -> np.ndarray:
         """Share of the question's adjacent word pairs kept in one sentence of each candidate."""
         t = self.terms
-        return t.pair_coverage(t.pairs(self.query), [t.chunk_pairs(c, self.chunks[c].text) for c in self.ids])
+        query_pairs = t.pairs(self.query)
+        return t.pair_coverage(query_pairs, t.pair_sets(self.ids, [self.chunks[c].text for c in self.ids], query_pairs))
 
     def in_article(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(rank, gap to the best) of feature ``name`` within each candidate's article."""

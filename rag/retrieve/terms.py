@@ -3,43 +3,38 @@ sentence of a passage (the lexical index's tokens, stopwords and stems), adjacen
 and ranks within groups (articles) or among admitted candidates. Pure numpy; no model here."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from rag.index.lexical import WordIds, sentence_words
 from rag.text import idf as text_idf
 from rag.text import lexical_tokens, split_sentences
-
-
-def _stopwords() -> frozenset[str]:
-    try:
-        from bm25s.stopwords import STOPWORDS_EN
-
-        return frozenset(STOPWORDS_EN)
-    except ImportError:  # pragma: no cover
-        return frozenset()
 
 
 class TermWeights:
     """IDF-weighted term matching with the lexical index's tokenization (bm25s pattern,
     English stopwords, Snowball stemming) and its document frequencies. Terms are ids in
-    the lexical vocabulary, so that coverage is numpy arithmetic."""
+    the lexical vocabulary, so that coverage is numpy arithmetic. Passages come from the
+    index's sentence table (:class:`rag.index.lexical.SentenceTerms`) when it has one, and
+    are tokenized per question otherwise (with the same result)."""
 
     _MAX_CACHED_CHUNKS = 50_000  # passages' term tables kept (a few hundred MB at most) before the cache restarts
 
-    def __init__(self, vocab: dict[str, int] | None = None, idf: np.ndarray | None = None, stem=None):
+    def __init__(self, vocab: dict[str, int] | None = None, idf: np.ndarray | None = None, stem=None,
+                 stored=None):
         self.vocab = dict(vocab or {})
         self.idf = np.asarray(idf, dtype=np.float64) if idf is not None else np.ones(max(len(self.vocab), 1))
-        self._stem = stem
-        self._stop = _stopwords()
-        self._word: dict[str, int] = {}  # lowercased word -> term id (-1: stopword or unknown)
-        self._chunks: dict[str, list[np.ndarray]] = {}
-        self._pairs: dict[str, list[set[tuple[int, int]]]] = {}
+        self._learn = WordIds(self.vocab, stem).learn  # lowercased word -> term id (-1: stopword or unknown)
+        # the lexical index whose per-chunk sentence table (computed at index time) stands in
+        # for tokenizing passages per question (None, or an index without one: tokenize)
+        self._stored = stored if getattr(stored, "sentence_terms", None) is not None else None
+        # chunk id -> (term ids of each sentence, adjacent term pairs of each sentence)
+        self._chunks: dict[str, tuple[list[np.ndarray], list[set[tuple[int, int]]]]] = {}
 
     def clear(self) -> None:
         """Forget the cached per-passage term ids and word pairs."""
         self._chunks.clear()
-        self._pairs.clear()
 
     @classmethod
     def from_lexical(cls, lexical) -> "TermWeights":
@@ -56,20 +51,7 @@ class TermWeights:
             pass
         if idf is not None and vocab is not None and len(idf) < len(vocab):
             idf = None
-        return cls(vocab, idf if vocab else None, getattr(lexical, "_stem", None))
-
-    def _learn(self, words: Iterable[str]) -> dict[str, int]:
-        """Make sure every word has a term id (-1: stopword or not in the vocabulary)."""
-        table = self._word
-        new = [w for w in set(words) if w not in table]
-        if new:
-            keep = [w for w in new if w not in self._stop]
-            stems = self._stem(keep) if self._stem and keep else keep
-            for w in new:
-                table[w] = -1
-            for w, st in zip(keep, stems):
-                table[w] = self.vocab.get(st, -1)
-        return table
+        return cls(vocab, idf if vocab else None, getattr(lexical, "_stem", None), lexical)
 
     @staticmethod
     def _array(ids: set[int]) -> np.ndarray:
@@ -82,17 +64,71 @@ class TermWeights:
         table = self._learn(words)
         return self._array({table[w] for w in words})
 
-    def chunk_sentences(self, key: str, text: str) -> list[np.ndarray]:
-        """Term ids of each sentence of a passage (cached by ``key``: a chunk id)."""
+    def chunk_terms(self, key: str, text: str) -> tuple[list[np.ndarray], list[set[tuple[int, int]]]]:
+        """Per sentence of a passage: its sorted unique term ids and its adjacent term pairs,
+        from the index's table when it has the chunk, else from one split and one tokenization
+        of ``text`` (cached by ``key``: a chunk id)."""
         got = self._chunks.get(key)
         if got is None:
-            per = [lexical_tokens(x) for x in sentences(text)]
-            table = self._learn(w for ws in per for w in ws)
-            got = [self._array({table[w] for w in ws}) for ws in per] or [np.zeros(0, dtype=np.int64)]
+            seqs = self._stored.sentence_sequences(key) if self._stored is not None else None
+            if seqs is None:
+                per = sentence_words(text)
+                table = self._learn(w for ws in per for w in ws)
+                seqs = [[i for i in map(table.__getitem__, ws) if i >= 0] for ws in per]
+            sents = [np.array(sorted(set(seq)), dtype=np.int64) for seq in seqs]
+            got = (sents or [np.zeros(0, dtype=np.int64)], [set(zip(seq, seq[1:])) for seq in seqs])
             if len(self._chunks) >= self._MAX_CACHED_CHUNKS:
                 self._chunks.clear()
             self._chunks[key] = got
         return got
+
+    def _rows(self, keys: Sequence[str]) -> list[int] | None:
+        """Rows of ``keys`` in the index's sentence table; None when any is not there."""
+        if self._stored is None:
+            return None
+        rows = [self._stored.row_of(k) for k in keys]
+        return None if None in rows else rows
+
+    def sentence_table(self, keys: Sequence[str], texts: Sequence[str]) -> "SentenceTable":
+        """The :class:`SentenceTable` of passages ``keys`` (chunk ids) with ``texts``: from the
+        index's table in a few numpy passes when it holds them all, else passage by passage."""
+        rows = self._rows(keys)
+        if rows is None:
+            return SentenceTable([self.chunk_sentences(k, t) for k, t in zip(keys, texts)])
+        terms, sent, owner = self._stored.sentence_terms.gather(rows)
+        order = np.lexsort((terms, sent))  # by sentence, then term id: sorted unique per sentence
+        terms, sent = terms[order], sent[order]
+        keep = np.ones(len(terms), dtype=bool)
+        keep[1:] = (terms[1:] != terms[:-1]) | (sent[1:] != sent[:-1])
+        terms, sent = terms[keep], sent[keep]
+        sizes = np.bincount(sent, minlength=len(owner))
+        return SentenceTable.of_arrays(len(keys), terms, sizes[sizes > 0], owner[sizes > 0])
+
+    def pair_sets(self, keys: Sequence[str], texts: Sequence[str], query_pairs: set[tuple[int, int]]) -> list[list[set]]:
+        """Per passage, the adjacent-pair sets (:meth:`chunk_pairs`) of those of its sentences
+        that hold one of ``query_pairs`` (the others add nothing to :meth:`pair_coverage`)."""
+        if not query_pairs:
+            return [[] for _ in keys]
+        rows = self._rows(keys)
+        if rows is None:
+            return [self.chunk_pairs(k, t) for k, t in zip(keys, texts)]
+        terms, sent, owner = self._stored.sentence_terms.gather(rows)
+        out: list[list[set]] = [[] for _ in keys]
+        if len(terms) < 2:
+            return out
+        width = max(len(self.idf), int(terms.max()) + 1, max(max(p) for p in query_pairs) + 1)
+        codes = terms[:-1] * width + terms[1:]
+        wanted = np.array([a * width + b for a, b in query_pairs], dtype=np.int64)
+        hit = (sent[:-1] == sent[1:]) & np.isin(codes, wanted)
+        starts = np.searchsorted(sent, np.arange(len(owner) + 1))
+        for g in np.unique(sent[:-1][hit]).tolist():
+            seq = terms[starts[g]: starts[g + 1]].tolist()
+            out[int(owner[g])].append(set(zip(seq, seq[1:])))
+        return out
+
+    def chunk_sentences(self, key: str, text: str) -> list[np.ndarray]:
+        """Term ids of each sentence of a passage (cached by ``key``: a chunk id)."""
+        return self.chunk_terms(key, text)[0]
 
     def sequence(self, text: str) -> list[int]:
         """Term ids of ``text`` in reading order (stopwords and unknown words left out)."""
@@ -108,13 +144,7 @@ class TermWeights:
 
     def chunk_pairs(self, key: str, text: str) -> list[set[tuple[int, int]]]:
         """Adjacent term pairs of each sentence of a passage (cached by ``key``)."""
-        got = self._pairs.get(key)
-        if got is None:
-            got = [self.pairs(x) for x in sentences(text)]
-            if len(self._pairs) >= self._MAX_CACHED_CHUNKS:
-                self._pairs.clear()
-            self._pairs[key] = got
-        return got
+        return self.chunk_terms(key, text)[1]
 
     def pair_coverage(self, query_pairs: set[tuple[int, int]], per_chunk: Sequence[list[set]]) -> np.ndarray:
         """Per passage, the best sentence's IDF-weighted share of ``query_pairs`` (a pair weighs
@@ -167,6 +197,15 @@ class SentenceTable:
         self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else np.zeros(0, np.int64)
         self.owner = np.array(owner, dtype=np.int64)
 
+    @classmethod
+    def of_arrays(cls, n: int, flat: np.ndarray, sizes: np.ndarray, owner: np.ndarray) -> "SentenceTable":
+        """The table of ``n`` passages from its flat form: the term ids of the non-empty
+        sentences one after another, each one's size, and the passage it belongs to."""
+        table = cls([])
+        table.n, table.flat, table.owner = n, flat.astype(np.int64), owner.astype(np.int64)
+        table.starts = (np.cumsum(sizes) - sizes).astype(np.int64)
+        return table
+
     def best(self, q: np.ndarray, total: float) -> tuple[np.ndarray, np.ndarray]:
         """(best, second best) sentence coverage per passage for the weight vector ``q``."""
         best = np.zeros(self.n)
@@ -185,35 +224,32 @@ class SentenceTable:
         return best, second
 
 
-def _groups(groups: Sequence) -> list[list[int]]:
-    """Positions of each group's members, groups in order of first appearance."""
+def _codes(groups: Sequence) -> tuple[np.ndarray, int]:
+    """Each member's group as 0, 1, ... in order of first appearance, and the number of groups."""
     by: dict = {}
-    for j, g in enumerate(groups):
-        by.setdefault(g, []).append(j)
-    return list(by.values())
+    codes = np.fromiter((by.setdefault(g, len(by)) for g in groups), dtype=np.int64, count=len(groups))
+    return codes, len(by)
 
 
 def group_rank(values: np.ndarray, groups: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """Within each group (an article): 1 / (1 + rank of the value, best first; ties keep input
     order), and the value minus the group's best."""
     values = np.asarray(values, dtype=np.float64)
-    rank = np.zeros(len(values))
-    gap = np.zeros(len(values))
-    for js in _groups(groups):
-        order = sorted(js, key=lambda j: -values[j])
-        for r, j in enumerate(order):
-            rank[j] = 1.0 / (1 + r)
-        gap[js] = values[js] - values[order[0]]
-    return rank, gap
+    codes, n = _codes(groups)
+    order = np.lexsort((-values, codes))  # by group, then best first; stable: ties in input order
+    first = np.searchsorted(codes[order], np.arange(n))  # where each group starts in ``order``
+    rank = np.empty(len(values))
+    rank[order] = 1.0 / (1 + (np.arange(len(values)) - first[codes[order]]))
+    return rank, values - values[order[first]][codes]
 
 
 def group_best(values: np.ndarray, groups: Sequence) -> np.ndarray:
     """Each value replaced by the best (largest) value of its group."""
     values = np.asarray(values, dtype=np.float64)
-    out = np.zeros(len(values))
-    for js in _groups(groups):
-        out[js] = values[js].max()
-    return out
+    codes, n = _codes(groups)
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, codes, values)
+    return best[codes]
 
 
 def masked_rank(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
