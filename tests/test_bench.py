@@ -11,6 +11,8 @@ import shutil
 import pytest
 
 from evals.bench import ReplicaEmbedder, build_replicas, main, render_table
+from evals.bench.queries import bench_ann, tie_recall
+from evals.bench.report import _ann_rows as _ann_table_rows
 from rag.index.embedding import HashEmbedder
 from rag.ingest.loaders import iter_articles
 
@@ -43,6 +45,9 @@ def test_bench_smoke_run(tmp_path, capsys):
     for name in ("none", "date", "outlet"):
         assert q[f"search_{name}"]["n"] == 3 and q[f"llama_retrieve_{name}"]["p50_ms"] > 0
     assert res["cold"]["median_s"] > 0 and res["million"]["query_date"]["p50_ms"] > 0
+    assert sc["index_mb"] > 0 and sc["parts_mb"]["dense"] > 0
+    assert res["ann"] == {"ann": False}  # 300 chunks: below ann.MIN_ROWS, brute force only
+    assert "index size on disk" in table and "<= 50 ms; not slower" in table
     for label in ("ingest,", "re-ingest unchanged", "search p50", "ask (extractive)", "cold `rag ask`", "dense store"):
         assert label in table
 
@@ -94,3 +99,40 @@ def test_hostile_inputs_are_timed_and_every_valid_record_is_kept(tmp_path):
     rows = [ln for ln in render_table(res).splitlines() if ln.startswith("| hostile inputs")]
     assert len(rows) == 3 and "refused clearly: yes" in rows[0] and rows[0].endswith("<= 20 s |")
     assert f"{h['valid']} of {h['valid']} articles" in rows[1] and f"{h['valid']} stored" in rows[2]
+
+
+def test_tie_recall_counts_by_score():
+    exact = [("a", 0.9), ("b", 0.8), ("c", 0.7)]
+    assert tie_recall(exact, exact) == 1.0
+    assert tie_recall([("x", 0.9), ("y", 0.8), ("z", 0.7)], exact) == 1.0  # equal scores: tied copies
+    assert tie_recall([("a", 0.9), ("d", 0.5)], exact) == pytest.approx(1 / 3)
+    assert tie_recall([], exact) == 0.0 and tie_recall([], []) == 1.0
+
+
+def test_bench_ann_measures_recall_and_both_paths(tmp_path, monkeypatch):
+    from datetime import timezone
+
+    import numpy as np
+
+    from rag.index import ann
+    from rag.index.dense import DenseIndex
+
+    monkeypatch.setattr(ann, "MIN_ROWS", 1000)
+    articles = [a for a in iter_articles([MINI]) if hasattr(a, "body")]
+    emb = HashEmbedder()
+    rng = np.random.default_rng(0)
+    n = 3000
+    base = np.stack([emb.embed_query(a.title + " " + a.body[:500]) for a in articles])
+    src = rng.integers(0, len(articles), n)
+    vecs = (base[src] + 0.05 * rng.standard_normal((n, base.shape[1]))).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    pub = [articles[i].published_at.astimezone(timezone.utc).isoformat() if articles[i].published_at else None for i in src]
+    rows = [(f"c{i}", "", "", articles[j].outlet, p) for i, (j, p) in enumerate(zip(src, pub))]
+    vmap = dict(zip((r[0] for r in rows), vecs))
+    DenseIndex.build(iter(rows), lambda b: {c: vmap[c] for c in b}, base.shape[1], 1).save(tmp_path / "dense")
+    res = bench_ann(tmp_path, "hash", [a.title for a in articles], articles, lambda m: None)
+    assert res["ann"] and res["rows"] == n and res["nlist"] > 1
+    assert 0.5 <= res["none"]["recall"] <= 1.0 and res["none"]["ann"]["n"] == len(articles)
+    assert res["none"]["brute"]["p50_ms"] > 0 and "date" in res
+    table = "\n".join(_ann_table_rows({"ann": res}))
+    assert "dense ANN (3000 rows" in table and "recall >= 0.95" in table

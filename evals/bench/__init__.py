@@ -2,7 +2,7 @@
 
     rag bench [--corpus PATH] [--scale N] [--out DIR] [--articles N] [--queries N]
               [--million N] [--embedder minilm|hash] [--vectors-from INDEX] [--no-llama]
-              [--no-hostile]
+              [--no-hostile] [--no-static] [--embedders [--embedder-indexes MINILM STATIC]]
 
 Every comparison is measured in the same run and reported as a ratio; the table is printed
 and written to ``DIR/bench.md``, everything measured to ``DIR/bench.json``.
@@ -13,7 +13,8 @@ and written to ``DIR/bench.md``, everything measured to ``DIR/bench.json``.
    ``SentenceTransformer.encode`` of the very same chunk texts, at batch sizes 16 and 32 in
    every round, the faster counting), and a plain llama-index pipeline (``VectorStoreIndex.from_documents`` with
    ``SentenceSplitter(200, 40)``, the same model behind a ``BaseEmbedding`` that mirrors
-   ``HuggingFaceEmbedding``'s defaults, and a Chroma store).
+   ``HuggingFaceEmbedding``'s defaults, and a Chroma store); with MiniLM, also ``rag ingest`` with
+   the static embedder as a whole child process per round (``--no-static``: skip).
 2. Re-ingest of that corpus unchanged, and with 1% of its articles edited (a sentence inserted
    in the middle of the body).
 3. Scale: the corpus replicated to ``--scale`` chunks (each replica a distinct URL and a tag
@@ -24,14 +25,19 @@ and written to ``DIR/bench.md``, everything measured to ``DIR/bench.json``.
    ``search`` and ``ask`` (extractive) p50/p95, warm, without filter, with a date filter
    (about half the corpus) and with an outlet filter, against llama-index's retriever and
    query engine (``MockLLM``: retrieval and prompt packing, no generation) over the same
-   chroma collection; the cold ``rag ask`` (process start to answer) and its peak RSS.
+   chroma collection; the cold ``rag ask`` (process start to answer) and its peak RSS; the
+   index size on disk; when the dense snapshot holds an ANN partition (``rag.index.ann``, from
+   300k chunks), its recall@60 against brute force and both latencies per filter. At
+   ``--scale 1000000`` (add ``--no-llama``: llama-index over a 1M chroma collection is what
+   the filters avoid) the rows are held to the 1M targets (search <= 150 ms, query RSS <= 8 GB).
 4. ``--ray-articles`` ingested by one process and by ``--ray`` on a local cluster.
 5. Hostile inputs (``evals/hostile.py``): the time to refuse a 50 MB line, to load 200+ broken
    files, and to ingest them (bag-of-words embedder).
 6. The dense store alone at ``--million`` random vectors: search p50 with and without masks.
+7. ``--embedders``: MiniLM against the static embedder on the dev split (``evals.embedders``).
 
 Modules: ``ingest`` (steps 1, 2, 4), ``scale`` (3: replicas, the replica embedder, the child
-process), ``queries`` (3's latencies, the cold start, 6), ``hostile`` (5), ``llama`` (the
+process), ``queries`` (3's latencies, the cold start, 6), ``hostile`` (5), ``embedders`` (7), ``llama`` (the
 llama-index baseline), ``report`` (the table), ``run`` (the order), ``common`` (shared helpers).
 """
 from __future__ import annotations
@@ -63,6 +69,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vectors-from", help="an index of the same corpus whose vectors the replicas reuse (default index/multihop for the MultiHop corpus)")
     p.add_argument("--no-llama", action="store_true", help="skip the llama-index baselines")
     p.add_argument("--no-hostile", action="store_true", help="skip the hostile-inputs timing (writes 100 MB, then removes it)")
+    p.add_argument("--no-static", action="store_true", help="skip the static-embedder `rag ingest` processes of step 1")
+    p.add_argument("--embedders", action="store_true", help="also MiniLM vs static retrieval on the dev split (evals.embedders)")
+    p.add_argument("--embedder-indexes", nargs=2, metavar=("MINILM", "STATIC"),
+                   help="indexes of the corpus for --embedders (default: the cached index/eval-<hash> of each)")
     p.add_argument("--quiet", action="store_true")
 
 

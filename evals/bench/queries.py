@@ -1,6 +1,7 @@
 """Query speed: warm search and ask per filter against llama-index's retriever and query engine
-over the same chroma collection, the cold ``rag ask`` (process start to answer), and the dense
-store alone at a million random vectors."""
+over the same chroma collection, the cold ``rag ask`` (process start to answer), the approximate
+dense search against brute force (recall@60), and the dense store alone at a million random
+vectors."""
 from __future__ import annotations
 
 import json
@@ -17,6 +18,8 @@ from evals.bench.common import child_env, lat, run_child, settings_for
 WARM_QUESTIONS = 3  # asked before timing: snapshots loaded, pages mapped, model loaded
 DENSE_TOP = 60  # rows the dense store returns per question (the retriever's dense candidates)
 DIM = 384  # MiniLM's dimension: the random vectors of the dense-store-alone test
+ANN_QUESTIONS = 60  # dev questions for the ANN's recall@60 (the issue asks for at least 50)
+TIE_EPS = 1e-5  # scores this close to the exact k-th count as found (replicas tie exactly)
 
 
 def pick_questions(path: Path | None, articles: list, n: int) -> list[str]:
@@ -161,4 +164,47 @@ def bench_million(n: int, queries: int, log) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
         res[f"query_{name}"] = lat(times)
         log(f"  dense {n} {name:7s}: p50 {res[f'query_{name}']['p50_ms']:.1f} ms")
+    return res
+
+
+def tie_recall(got: list[tuple[str, float]], exact: list[tuple[str, float]]) -> float:
+    """Share of the exact top-k the approximate search found, counted by score: a result
+    scoring at least the exact k-th (within :data:`TIE_EPS`) is one of an exact top-k (the
+    replicated index holds each vector many times, so ids tie and id overlap would undercount)."""
+    if not exact:
+        return 1.0
+    kth = exact[-1][1] - TIE_EPS
+    return min(len(exact), sum(1 for _c, s in got if s >= kth)) / len(exact)
+
+
+def bench_ann(index: Path, embedder_name: str, questions: list[str], articles: list, log) -> dict[str, Any]:
+    """The dense snapshot's approximate search against its brute-force scan, per filter:
+    recall@60 (:func:`tie_recall`) and p50/p95 of each; ``{"ann": False}`` without one."""
+    from rag.index.dense import DenseIndex
+    from rag.index.embedding import make_embedder
+
+    dense = DenseIndex.load(index / "dense")
+    if dense is None or dense.ann is None:
+        return {"ann": False}
+    emb = make_embedder(settings_for(index, embedder_name))
+    vecs = [np.asarray(emb.embed_query(q), dtype=np.float32) for q in questions]
+    ivf = dense.ann
+    res: dict[str, Any] = {"ann": True, "rows": len(dense.ids), "nlist": ivf.nlist, "nprobe": ivf.nprobe, "questions": len(vecs)}
+    for name, f in pick_filters(articles).items():
+        kw = {"since": f.get("since"), "outlets": [f["outlet"]] if "outlet" in f else None}
+        times: dict[str, list[float]] = {"ann": [], "brute": []}
+        recalls = []
+        for v in vecs:
+            out = {}
+            for mode in ("brute", "ann"):
+                dense.ann = ivf if mode == "ann" else None
+                t = time.perf_counter()
+                out[mode] = dense.query(v, DENSE_TOP, **kw)
+                times[mode].append(time.perf_counter() - t)
+            recalls.append(tie_recall(out["ann"], out["brute"]))
+        dense.ann = ivf
+        res[name] = {"recall": float(np.mean(recalls)), "recall_min": float(np.min(recalls)),
+                     "ann": lat(times["ann"]), "brute": lat(times["brute"])}
+        log(f"  ann {name:7s}: recall@{DENSE_TOP} {res[name]['recall']:.3f}, p50 {res[name]['ann']['p50_ms']:.1f} ms "
+            f"(brute force {res[name]['brute']['p50_ms']:.1f} ms)")
     return res

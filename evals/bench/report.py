@@ -4,6 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evals.bench.embedders import DEFAULT_VS_LLAMA_TARGET, embedder_rows
+
+
+MILLION_RUN = 500_000  # a scale run of at least this many chunks is held to the 1M targets
+
 
 def _f(x, fmt="{:.1f}") -> str:
     """``x`` formatted, or a dash when missing."""
@@ -21,7 +26,7 @@ def render_table(res: dict[str, Any]) -> str:
         "| measure | newsrag | baseline | ratio | target |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for rows in (_ingest_rows, _scale_rows, _query_rows, _other_rows):
+    for rows in (_ingest_rows, embedder_rows, _scale_rows, _query_rows, _other_rows):
         lines.extend(rows(res))
     return "\n".join(lines)
 
@@ -38,7 +43,7 @@ def _ingest_rows(res: dict[str, Any]) -> list[str]:
     if ing.get("ratio_vs_llama"):
         lines.append(f"| ingest vs plain llama-index (articles/s) | {_f(ing['articles_per_s']['newsrag'], '{:.2f}')} | "
                      f"{_f(ing['articles_per_s']['llama'], '{:.2f}')} ({ing['llama_chunks']} chunks) | "
-                     f"{_f(ing['ratio_vs_llama'], '{:.2f}')}x | >= 1.5x |")
+                     f"{_f(ing['ratio_vs_llama'], '{:.2f}')}x | >= {DEFAULT_VS_LLAMA_TARGET:.0f}x |")
     re_ = res["reingest"]
     lines.append(f"| re-ingest unchanged (s) | {_f(re_['unchanged_seconds'], '{:.2f}')} | full ingest {_f(ing['seconds']['newsrag'])} | "
                  f"{_f(100 * re_['unchanged_ratio'], '{:.1f}')}% | <= 5% |")
@@ -65,6 +70,9 @@ def _scale_rows(res: dict[str, Any]) -> list[str]:
                      f"embedding them at the limit: {_f(embed_s, '{:.0f}')} | "
                      f"{_f(100 * full['seconds'] / embed_s if embed_s else None, '{:.1f}')}% | everything but the model small |")
         lines.append(f"| peak RSS of that ingest (MB) | {_f(sc['peak_rss_mb'], '{:.0f}')} | | | <= 3072 |")
+        if sc.get("index_mb") is not None:  # size on disk
+            parts = ", ".join(f"{k} {v:.0f}" for k, v in sc.get("parts_mb", {}).items())
+            lines.append(f"| index size on disk (MB) | {_f(sc['index_mb'], '{:.0f}')} ({parts}) | | | |")
         for name in ("unchanged", "edited"):
             r = sc[name]
             lines.append(f"| scale re-ingest {name} (s) | {_f(r['seconds'])} | full ingest projected {_f((embed_s or 0) + full['seconds'], '{:.0f}')} | "
@@ -76,6 +84,8 @@ def _query_rows(res: dict[str, Any]) -> list[str]:
     """Warm search and ask per filter against llama-index; the cold ``rag ask``."""
     lines = []
     q = res.get("queries")
+    million = (res.get("scale") or {}).get("counts", {}).get("chunks", 0) >= MILLION_RUN  # the 1M targets
+    search_target = "<= 150 ms" if million else "<= 50 ms; not slower"
     if q:
         for name in ("none", "date", "outlet"):
             if f"search_{name}" not in q:
@@ -86,13 +96,29 @@ def _query_rows(res: dict[str, Any]) -> list[str]:
             li_q = q.get(f"llama_query_{name}", {})
             s, a = q[f"search_{name}"], q[f"ask_{name}"]
             lines.append(f"| search p50 / p95 ms, {label} | {_f(s['p50_ms'])} / {_f(s['p95_ms'])} | llama-index retriever {_f(li_r.get('p50_ms'))} / {_f(li_r.get('p95_ms'))} | "
-                         f"{_f(li_r['p50_ms'] / s['p50_ms'] if li_r.get('p50_ms') else None, '{:.2f}')}x | <= 50 ms; not slower |")
+                         f"{_f(li_r['p50_ms'] / s['p50_ms'] if li_r.get('p50_ms') else None, '{:.2f}')}x | {search_target} |")
             lines.append(f"| ask (extractive) p50 / p95 ms, {label} | {_f(a['p50_ms'])} / {_f(a['p95_ms'])} | llama-index query engine (MockLLM) {_f(li_q.get('p50_ms'))} / {_f(li_q.get('p95_ms'))} | "
                          f"{_f(li_q['p50_ms'] / a['p50_ms'] if li_q.get('p50_ms') else None, '{:.2f}')}x | <= 250 ms |")
     c = res.get("cold")
     if c:
         lines.append(f"| cold `rag ask` at scale (s, median of {len(c['seconds'])}) | {_f(c['median_s'])} | | | <= 8 s |")
-        lines.append(f"| peak RSS of that query process (MB) | {_f(c['peak_rss_mb'], '{:.0f}')} | | | |")
+        lines.append(f"| peak RSS of that query process (MB) | {_f(c['peak_rss_mb'], '{:.0f}')} | | | {'<= 8192' if million else ''} |")
+    lines.extend(_ann_rows(res))
+    return lines
+
+
+def _ann_rows(res: dict[str, Any]) -> list[str]:
+    """The approximate dense search against brute force, per filter."""
+    a = res.get("ann")
+    if not a or not a.get("ann"):
+        return []
+    lines = []
+    for name in ("none", "date", "outlet"):
+        r = a.get(name)
+        if r:
+            lines.append(f"| dense ANN ({a['rows']} rows, {a['nlist']} lists, nprobe {a['nprobe']}), {name}: recall@60; p50 / p95 ms | "
+                         f"{r['recall']:.3f}; {_f(r['ann']['p50_ms'])} / {_f(r['ann']['p95_ms'])} | brute force {_f(r['brute']['p50_ms'])} / "
+                         f"{_f(r['brute']['p95_ms'])} | {_f(r['brute']['p50_ms'] / r['ann']['p50_ms'] if r['ann']['p50_ms'] else None, '{:.1f}')}x | recall >= 0.95 |")
     return lines
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from evals.bench.common import (DEFAULT_CORPUS, DEFAULT_QUERIES, DEFAULT_VECTORS, SAMPLE, corpus_articles,
                                 load_average, machine)
+from evals.bench.embedders import bench_embedders
 from evals.bench.hostile import bench_hostile
-from evals.bench.ingest import bench_ingest, bench_ray, bench_reingest
-from evals.bench.queries import bench_cold, bench_million, bench_queries, pick_questions
+from evals.bench.ingest import bench_ingest, bench_ray, bench_reingest, bench_static_corpus
+from evals.bench.queries import ANN_QUESTIONS, bench_ann, bench_cold, bench_million, bench_queries, pick_questions
 from evals.bench.report import render_table
 from evals.bench.scale import bench_scale, lookup_from_index
 
@@ -36,6 +37,7 @@ def _scale_steps(args, corpus: Path, articles: list, subset: list, out: Path, re
     log("[4/5] queries at scale, cold start")
     res["queries"] = bench_queries(out / "scale-index", args.embedder, questions, articles, not args.no_llama, log)
     res["cold"] = bench_cold(out / "scale-index", args.embedder, questions[0], args.cold_runs, log)
+    res["ann"] = bench_ann(out / "scale-index", args.embedder, pick_questions(qpath, articles, ANN_QUESTIONS), articles, log)
     timer["queries"] = time.perf_counter() - t
 
 
@@ -66,7 +68,11 @@ def run_bench(args) -> dict[str, Any]:
         return out_
 
     log(f"[1/5] ingest: {len(subset)} articles, newsrag vs bare encode vs llama-index ({args.rounds} rounds)")
-    res["ingest"] = timed("ingest", bench_ingest, subset, out, args.embedder, not args.no_llama, args.rounds, log)
+    res["ingest"] = timed("ingest", bench_ingest, subset, out, args.embedder, not args.no_llama, args.rounds, log,
+                          not getattr(args, "no_static", False))  # + static `rag ingest` processes
+    if "static" in res["ingest"] and len(articles) > len(subset):  # the rate, past the processes' fixed start
+        res["ingest"]["static_corpus"] = timed("static_corpus", bench_static_corpus, articles, out,
+                                               res["ingest"]["chunks_per_s"]["limit"], log)
     log("[2/5] re-ingest: unchanged, 1% edited")
     res["reingest"] = timed("reingest", bench_reingest, subset, out, args.embedder, res["ingest"]["seconds"]["newsrag"], log)
     if args.scale:
@@ -77,6 +83,10 @@ def run_bench(args) -> dict[str, Any]:
         else:
             log(f"[ray] {args.ray_articles} articles: single process vs --ray on a local cluster")
             res["ray"] = timed("ray", bench_ray, subset[: args.ray_articles], out, args.embedder, log)
+    if getattr(args, "embedders", False):  # MiniLM vs static retrieval on the dev split
+        log("[embedders] MiniLM vs static: retrieval on the dev split and its low-overlap quarter")
+        qpath = Path(args.questions) if args.questions else DEFAULT_QUERIES
+        res["embedders"] = timed("embedders", bench_embedders, corpus, qpath, args.embedder_indexes, out, log)
     if not args.no_hostile:
         log("[hostile] the hostile corpus: 50 MB lines, loading, ingest")
         res["hostile"] = timed("hostile", bench_hostile, out, log)

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from evals.bench.common import child_env, edited, peak_rss_mb, run_child, settings_for, write_parts
+from evals.bench.common import child_env, dir_mb, edited, peak_rss_mb, run_child, settings_for, write_parts
 
 TAG = re.compile(r" \[r\d+\]$")  # the replica tag at the end of a chunk's text
 PER_FILE = 2000  # articles per corpus file of the replicated corpus (files as a user would have them)
+CHILD_TIMEOUT_S = 4 * 3600  # a 1M-chunk ingest with its re-ingests runs 2-3 h here: 1 h cut it off
 DIM = 384  # MiniLM's (and the hash embedder's) dimension: the shape of an empty lookup
 
 
@@ -173,10 +174,12 @@ def bench_scale(articles: list, lookup: dict[str, np.ndarray], out: Path, embedd
     lookup_path = save_lookup(lookup, out / "lookup.npz")
     job = {"index": str(index), "embedder": embedder_name, "lookup": str(lookup_path), "files": files, "edited_files": edited_files}
     log(f"  {len(replicas)} articles (~{total} chunks) -> {index} (child process)")
-    r = run_child([sys.executable, "-m", "evals.bench", "--worker", json.dumps(job)], env=child_env(embedder_name))
+    r = run_child([sys.executable, "-m", "evals.bench", "--worker", json.dumps(job)], env=child_env(embedder_name), timeout=CHILD_TIMEOUT_S)
     if r["code"] != 0:
         raise RuntimeError(f"scale ingest failed:\n{r['stderr']}")
     res = json.loads(r["stdout"].strip().splitlines()[-1])
     res["articles"] = len(replicas)
     res["process_seconds"] = r["seconds"]
+    res["index_mb"] = dir_mb(index)
+    res["parts_mb"] = {name: dir_mb(index / name) for name in ("dense", "bm25", "chroma") if (index / name).is_dir()}
     return res
