@@ -335,3 +335,21 @@ def test_ui_also_ran_in_is_escaped():
     assert ui.render_also_ran_in(()) == ""
     assert 'class="src-also"' not in ui.render_source(Source(n=2, article_id="b", chunk_id="d", title="T", outlet=None, author=None,
                                                               published_at=None, url=None, quote="Q.", start=0, end=2), 1)
+
+
+def test_compact_shingle_sets_give_the_same_similarity_as_the_sets():
+    """update_clusters compares hashed shingle sets (to bound memory): same figure as the sets."""
+    from rag.retrieve.syndication import _compact, _similar_compact
+
+    words = ("the rail strike closed every line in the north on monday while talks went on "
+             "and the union said it would meet again next week to vote on the offer").split()
+    bodies = [" ".join(words), " ".join(words[:-2]), " ".join(words[3:] + ["extra", "words", "here"]),
+              " ".join(reversed(words)), " ".join(words[:4])]
+    seen = set()
+    for a in bodies:
+        for b in bodies:
+            sa, sb = shingles(a), shingles(b)
+            want = similar(sa, sb)
+            seen.add(round(want, 6))
+            assert _similar_compact(_compact(sa), _compact(sb), 0.8, 0.9) == pytest.approx(want)
+    assert len(seen) >= 3  # the pairs cover a match, a containment and a miss, not one case
