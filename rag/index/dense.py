@@ -28,6 +28,11 @@ from rag.index import ann as ann_mod
 from rag.index.snapshot import Filterable, OutletMasks, Validity, read_snapshot, timestamps, writing
 
 _FORMAT = 1
+# Scoring a contiguous span reads rows ~6-7x cheaper than gathering the same rows from the
+# memory-mapped matrix (45k of 100k rows gathered 17 ms, all 100k scanned 6 ms; 190k of 1M
+# gathered 86 ms, all 1M scanned 64 ms): a span up to this many times the passing rows is
+# scanned whole and the rows picked from it.
+SCAN_OVER_GATHER = 6
 
 
 class DenseIndex(Filterable):
@@ -192,8 +197,11 @@ class DenseIndex(Filterable):
             sims, base = self.vectors @ v, None
         elif isinstance(rows, slice):
             sims, base = self.vectors[rows] @ v, rows.start
-        elif len(rows) * 2 > len(self.ids):  # most rows: one scan, then pick (no gather copy)
-            sims, base = (self.vectors @ v)[rows], rows
+        elif len(rows) and int(rows[-1]) + 1 - int(rows[0]) <= SCAN_OVER_GATHER * len(rows):
+            # rows (ascending) filling their span well enough: scan the span, then pick (no
+            # gather copy): a date range under revision masks, or most rows
+            lo = int(rows[0])
+            sims, base = (self.vectors[lo : int(rows[-1]) + 1] @ v)[rows - lo], rows
         else:
             sims, base = self.vectors[rows] @ v, rows
         k = min(k, len(sims))
