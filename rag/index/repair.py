@@ -232,14 +232,7 @@ def _embed_missing(store: IndexStore, wanted: bool, settings: Settings, log: Cal
 def _rewrite_metadata(store: IndexStore, article_ids: Sequence[str]) -> None:
     """Give chunks written again (an upsert replaces their metadata) back what a restore needs:
     their article's record and revisions (``rag.index.chunkmeta``)."""
-    from rag.index.chunkmeta import chunk_metadata, revision_metadata
-    from rag.index.revisions import stored_revisions
-
-    meta: dict[str, dict] = {}
-    for sa in store.records.stored_articles(article_ids):
-        meta.update(chunk_metadata(sa.article, sa.content_hash, sa.chunks))
-    for cid, md in revision_metadata(stored_revisions(store.records, article_ids)).items():
-        meta[cid] = {**meta.get(cid, {}), **md}
+    meta = store.vector_metadata(article_ids)
     if meta:
         store.vectors.update_metadata(meta)
 

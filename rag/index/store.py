@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from rag.index.dense import DenseIndex
 from rag.errors import IndexMismatch, IndexMissing, RagError
@@ -366,25 +366,31 @@ class IndexStore:
             self._signatures.clear()
             self._pair = None
 
+    def vector_metadata(self, article_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """{chunk id: metadata} the vector store keeps of these articles (``rag.index.chunkmeta``):
+        each article's record on its chunks, and its revisions (the current number on chunk 0,
+        superseded ones on their own chunks)."""
+        from rag.index.chunkmeta import chunk_metadata, revision_metadata
+        from rag.index.revisions import stored_revisions
+
+        metadata: dict[str, dict[str, Any]] = {}
+        for stored in self.records.stored_articles(article_ids):
+            metadata.update(chunk_metadata(stored.article, stored.content_hash, stored.chunks))
+        for cid, md in revision_metadata(stored_revisions(self.records, article_ids)).items():
+            metadata[cid] = {**metadata.get(cid, {}), **md}
+        return metadata
+
     def sync_vector_metadata(self) -> int:
         """Rewrite, from the records, the metadata the vector store keeps of every article a
         commit changed since the last sync (``rag.index.chunkmeta``: what lets ``rag index
         verify --repair`` rebuild lost records from the vector store); the caller holds the
         ingest lock. Returns the number of articles synced."""
-        from rag.index.chunkmeta import chunk_metadata, revision_metadata
-        from rag.index.revisions import stored_revisions
-
         done = 0
         while True:
             todo = self.records.vector_metadata_todo(limit=SYNC_BATCH)
             if not todo:
                 return done
-            metadata: dict[str, dict[str, Any]] = {}
-            for stored in self.records.stored_articles(todo):
-                metadata.update(chunk_metadata(stored.article, stored.content_hash, stored.chunks))
-            # and their revisions (current number on chunk 0, superseded ones on their chunks)
-            for cid, md in revision_metadata(stored_revisions(self.records, todo)).items():
-                metadata[cid] = {**metadata.get(cid, {}), **md}
+            metadata = self.vector_metadata(todo)
             if metadata:
                 self.vectors.update_metadata(metadata)
             self.records.clear_vector_metadata_todo(todo)
