@@ -13,10 +13,10 @@ from datetime import date, datetime, time as dtime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from rag.index.embedding import Embedder, make_embedder
+from rag.index.embedding import DEFAULT_EMBEDDER, Embedder, embedder_kind, make_embedder
 from rag.errors import BadInput
 from rag.settings import Settings
-from rag.index.store import IndexStore
+from rag.index.store import MANIFEST, IndexStore, read_manifest
 from rag.types import Answer, Hit, IngestReport
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class Archive:
     def _open(cls, path, settings, create):
         settings = settings or Settings.load()
         path = Path(path or settings.index)
+        if settings.embedder is None:  # unset: the embedder that built the index (a new one: the default)
+            settings = settings.with_(embedder=built_with(path) or DEFAULT_EMBEDDER)
         embedder = make_embedder(settings)
         store = IndexStore.open(path, settings, embedder.name, embedder.dim, create=create)
         return cls(store, embedder, settings.with_(index=str(path)))
@@ -286,6 +288,13 @@ class AskStream:
     def __iter__(self) -> Iterator[str]:
         yield from self._inner
         self.answer = self._finish(self._inner.answer)
+
+
+def built_with(path: Path) -> str | None:
+    """The ``embedder`` setting of the model that built the index at ``path``, None when there
+    is no readable manifest or it names no embedder here (opening then says what is wrong)."""
+    manifest, _why = read_manifest(Path(path) / MANIFEST)
+    return embedder_kind(manifest["embedder"]) if manifest is not None else None
 
 
 def _as_of(value: DateLike) -> datetime | None:

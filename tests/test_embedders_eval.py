@@ -80,7 +80,8 @@ def test_comparison_on_a_tiny_corpus_gives_every_row_for_both_embedders(tmp_path
     full = {(r["set"], r["embedder"]): r for r in res["rows"] if r["row"] == E.FULL}
     assert full[("dev", "minilm")]["hits@10"] > 0.5  # titles find their own articles
     # the same embedder on the same corpus: identical figures, every delta 0 and within tolerance
-    for per in res["deltas"].values():
+    assert list(res["deltas"]) == ["static"]
+    for per in res["deltas"]["static"].values():
         for d in per.values():
             assert d["within_tolerance"] and all(d[k] == 0 for k in ("hits@4", "hits@10", "mrr@10", "allgold@10"))
     written = json.loads(low.read_text(encoding="utf-8"))

@@ -25,7 +25,7 @@ def _no_stray_rag_toml(tmp_path, monkeypatch):
 def test_defaults_with_no_file_and_no_environment():
     s = Settings.load(env={})
     assert s == Settings()
-    assert (s.index, s.embedder, s.top_k, s.rerank, s.chroma_url) == (DEFAULT_INDEX, "minilm", 10, True, None)
+    assert (s.index, s.embedder, s.top_k, s.rerank, s.chroma_url) == (DEFAULT_INDEX, None, 10, True, None)
 
 
 def test_each_layer_overrides_the_one_below(tmp_path):

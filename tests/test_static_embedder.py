@@ -7,7 +7,7 @@ import pytest
 
 from rag.archive import Archive
 from rag.errors import IndexMismatch
-from rag.index.embedding import MINILM_NAME, make_embedder
+from rag.index.embedding import DEFAULT_EMBEDDER, MINILM_NAME, make_embedder
 from rag.index.static_embedder import STATIC_DIM, STATIC_NAME, StaticEmbedder
 from rag.settings import Settings
 
@@ -66,11 +66,20 @@ def test_minilm_index_refuses_static_in_one_line(minilm_archive):
     assert "\n" not in msg and MINILM_NAME in msg and STATIC_NAME in msg
 
 
-def test_static_index_refuses_minilm_in_one_line(static, tmp_path):
+def test_static_index_refuses_an_explicit_minilm_in_one_line(static, tmp_path):
     idx = tmp_path / "idx"
     Archive.create(idx, Settings.load(env={}, index=str(idx), embedder="static")).ingest([SEED])
     assert Archive.open(idx, Settings.load(env={}, index=str(idx), embedder="static")).search("Alibaba")
     with pytest.raises(IndexMismatch) as err:
-        Archive.open(idx, Settings.load(env={}, index=str(idx)))
+        Archive.open(idx, Settings.load(env={}, index=str(idx), embedder="minilm"))
     msg = str(err.value)
     assert "\n" not in msg and STATIC_NAME in msg and f"({STATIC_DIM}-d)" in msg
+
+
+def test_an_index_opens_with_the_embedder_that_built_it_when_none_is_set(static, tmp_path):
+    idx = tmp_path / "idx"
+    Archive.create(idx, Settings.load(env={}, index=str(idx), embedder="static")).ingest([SEED])
+    a = Archive.open(idx, Settings.load(env={}, index=str(idx)))
+    assert a.embedder.name == STATIC_NAME and a.settings.embedder == "static" and a.search("Alibaba")
+    new = Archive.create(tmp_path / "new", Settings.load(env={}, index=str(tmp_path / "new")))
+    assert new.settings.embedder == DEFAULT_EMBEDDER and new.store.config.embedder == new.embedder.name != STATIC_NAME

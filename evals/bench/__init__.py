@@ -2,7 +2,7 @@
 
     rag bench [--corpus PATH] [--scale N] [--out DIR] [--articles N] [--queries N]
               [--million N] [--embedder minilm|hash] [--vectors-from INDEX] [--no-llama]
-              [--no-hostile] [--no-static] [--embedders [--embedder-indexes MINILM STATIC]]
+              [--no-hostile] [--no-static] [--embedders [--embedder-indexes MINILM STATIC [INT8]]]
 
 Every comparison is measured in the same run and reported as a ratio; the table is printed
 and written to ``DIR/bench.md``, everything measured to ``DIR/bench.json``.
@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Sequence
 
 from evals.bench.report import render_table
+from rag.index.embedding import DEFAULT_EMBEDDER
 from evals.bench.scale import ReplicaEmbedder, build_replicas, text_key, with_param
 
 __all__ = ["ReplicaEmbedder", "build_replicas", "main", "register", "render_table", "text_key", "with_param"]
@@ -65,14 +66,18 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--million", type=int, default=1_000_000, help="vectors in the dense-store-alone test (0: skip)")
     p.add_argument("--cold-runs", type=int, default=3, help="cold `rag ask` runs (default 3)")
     p.add_argument("--ray-articles", type=int, default=20, help="articles ingested by the single process and by --ray (0: skip; default 20)")
-    p.add_argument("--embedder", default="minilm", choices=["minilm", "hash"], help="hash: a quick smoke run of the harness")
-    p.add_argument("--vectors-from", help="an index of the same corpus whose vectors the replicas reuse (default index/multihop for the MultiHop corpus)")
+    p.add_argument("--embedder", default=DEFAULT_EMBEDDER, choices=["minilm", "minilm-int8", "hash"],
+                   help=f"newsrag's embedder (default {DEFAULT_EMBEDDER}); hash: a quick smoke run of the harness")
+    p.add_argument("--vectors-from", help="an index of the same corpus, built with --embedder, whose vectors the replicas reuse (default for the "
+                        "MultiHop corpus: index/multihop for minilm, index/multihop-<embedder> otherwise)")
     p.add_argument("--no-llama", action="store_true", help="skip the llama-index baselines")
     p.add_argument("--no-hostile", action="store_true", help="skip the hostile-inputs timing (writes 100 MB, then removes it)")
     p.add_argument("--no-static", action="store_true", help="skip the static-embedder `rag ingest` processes of step 1")
-    p.add_argument("--embedders", action="store_true", help="also MiniLM vs static retrieval on the dev split (evals.embedders)")
-    p.add_argument("--embedder-indexes", nargs=2, metavar=("MINILM", "STATIC"),
-                   help="indexes of the corpus for --embedders (default: the cached index/eval-<hash> of each)")
+    p.add_argument("--embedders", action="store_true",
+                   help="also MiniLM vs its int8 ONNX version and static, retrieval on the dev split (evals.embedders)")
+    p.add_argument("--embedder-indexes", nargs="+", metavar="INDEX",
+                   help="MINILM STATIC [INT8]: indexes of the corpus for --embedders (default: the cached "
+                        "index/eval-<hash> of each)")
     p.add_argument("--quiet", action="store_true")
 
 

@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SHARED = ROOT.parent / "shared" / "datasets" / "multihop-rag"
 DEFAULT_CORPUS = SHARED / "corpus.json"
 DEFAULT_QUERIES = SHARED / "queries-dev.json"
-DEFAULT_VECTORS = ROOT / "index" / "multihop"
+DEFAULT_VECTORS = ROOT / "index" / "multihop"  # MiniLM's; another embedder's: multihop-<embedder>
+
+
+def default_vectors(embedder: str) -> Path:
+    """The index of the MultiHop corpus built with ``embedder`` whose vectors replicas reuse."""
+    return DEFAULT_VECTORS if embedder == "minilm" else DEFAULT_VECTORS.with_name(f"multihop-{embedder}")
 SAMPLE = ROOT / "rag" / "sample"
 
 

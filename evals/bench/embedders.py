@@ -14,12 +14,14 @@ DEFAULT_VS_LLAMA_TARGET = 3.0
 
 
 def bench_embedders(corpus: Path, questions: Path, indexes: list[str] | None, out: Path, log) -> dict[str, Any]:
-    """Every retrieval figure for both embedders (indexes: MiniLM's and static's, else the cached
-    ``index/eval-<hash>`` of each); writes ``embedders.md`` and the low-overlap set to ``out``."""
+    """Every retrieval figure for each embedder (indexes: MiniLM's, static's and optionally the
+    int8 MiniLM's, else the cached ``index/eval-<hash>`` of each); writes ``embedders.md`` and the
+    low-overlap set to ``out``."""
     from evals.embedders import markdown, run
 
-    minilm, static = indexes or (None, None)
-    res = run(str(corpus), str(questions), minilm, static, low_overlap_path=out / "low_overlap_dev.json", log=log)
+    minilm, static, int8 = (list(indexes or []) + [None] * 3)[:3]
+    res = run(str(corpus), str(questions), minilm, static, low_overlap_path=out / "low_overlap_dev.json", log=log,
+              int8_index=int8)
     (out / "embedders.md").write_text(markdown(res), encoding="utf-8")
     return res
 
@@ -52,10 +54,10 @@ def embedder_rows(res: dict[str, Any]) -> list[str]:
         by = {(r["set"], r["embedder"], r["row"]): r for r in emb["rows"]}
         for (s, e, row), r in by.items():
             m = by.get((s, "minilm", row))
-            if e != "static" or m is None:
+            if e in ("-", "minilm") or m is None:
                 continue
             loss = max(m[k] - r[k] for k in KEYS)
-            lines.append(f"| {s} ({r['questions']} q), {row}: Hits@4 / Hits@10 / MRR@10 / AllGold@10 | static {_figs(r)} | "
+            lines.append(f"| {s} ({r['questions']} q), {row}: Hits@4 / Hits@10 / MRR@10 / AllGold@10 | {e} {_figs(r)} | "
                          f"MiniLM {_figs(m)} | largest loss {loss:+.3f} | <= 0.01 |")
         for s in ("dev",):
             b = by.get((s, "-", "BM25 alone"))

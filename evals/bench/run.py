@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals.bench.common import (DEFAULT_CORPUS, DEFAULT_QUERIES, DEFAULT_VECTORS, SAMPLE, corpus_articles,
+from evals.bench.common import (DEFAULT_CORPUS, DEFAULT_QUERIES, SAMPLE, corpus_articles, default_vectors,
                                 load_average, machine)
 from evals.bench.embedders import bench_embedders
 from evals.bench.hostile import bench_hostile
@@ -24,7 +24,7 @@ def _scale_steps(args, corpus: Path, articles: list, subset: list, out: Path, re
     questions = pick_questions(qpath, articles, args.queries)
     log(f"[3/5] scale: {args.scale} chunks")
     t = time.perf_counter()
-    vsrc = Path(args.vectors_from) if args.vectors_from else (DEFAULT_VECTORS if corpus == DEFAULT_CORPUS and args.embedder == "minilm" else None)
+    vsrc = Path(args.vectors_from) if args.vectors_from else (default_vectors(args.embedder) if corpus == DEFAULT_CORPUS and args.embedder != "hash" else None)
     lookup = lookup_from_index(vsrc) if vsrc is not None and (vsrc / "dense").is_dir() else {}
     base = articles if lookup else subset
     lookup.update(lookup_from_index(out / "ingest-index"))

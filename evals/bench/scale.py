@@ -141,9 +141,9 @@ def worker_scale_ingest(job: dict) -> dict[str, Any]:
 
     settings = settings_for(Path(job["index"]), job["embedder"])
     fallback = make_embedder(settings)
-    if job["embedder"] == "minilm":
-        # a real ingest holds the model: count its memory (a batch this large loads torch)
-        fallback.embed_texts(["warm"] * (fallback.small_batch + 1))
+    if job["embedder"] != "hash":
+        # a real ingest holds the model: count its memory (MiniLM: a batch this large loads torch)
+        fallback.embed_texts(["warm"] * (getattr(fallback, "small_batch", 0) + 1))
     emb = ReplicaEmbedder(read_lookup(Path(job["lookup"])), fallback)
     archive = Archive.create(settings=settings)
     res: dict[str, Any] = {}

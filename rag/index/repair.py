@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from rag.errors import RagError
+from rag.index.embedding import DEFAULT_EMBEDDER, embedder_kind
 from rag.index.revisions import revision_chunk_ids
 from rag.index.store import CHROMA, DERIVED, RECORDS, IndexStore, new_manifest, read_manifest
 from rag.settings import Settings
@@ -22,12 +23,6 @@ if TYPE_CHECKING:  # the checks import this module: their finding type is for an
 EMBED_BATCH = 256  # chunks re-embedded per call when vectors are missing (bounds memory)
 _PROBE_CHUNKS = 3  # stored chunks a rebuilt manifest's embedder must reproduce: enough to tell models apart
 _SAME_VECTOR = 0.99  # least cosine of a re-embedded chunk to its stored vector (float noise, not another model)
-
-
-def _embedder_kind(name: str) -> str | None:
-    from rag.index.embedding import HASH_NAME, MINILM_NAME
-
-    return {HASH_NAME: "hash", MINILM_NAME: "minilm"}.get(name)
 
 
 # ---- manifest reconstruction -------------------------------------------------------------
@@ -53,12 +48,12 @@ def rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]:
             return None, f"chroma holds {len(names)} collections ({', '.join(names)}); cannot tell which is this index's"
         cand = new_manifest(path, settings, emb.name, emb.dim, collection=names[0] if names else None)
         cand["created_at"] = None
-        origin = f"settings (embedder {settings.embedder})"
+        origin = f"settings (embedder {settings.embedder or DEFAULT_EMBEDDER})"
     # Check the embedder against stored vectors before recording it.
     from rag.index.records import Records
     from rag.index.vectors import open_vector_store
 
-    kind = _embedder_kind(cand["embedder"])
+    kind = embedder_kind(cand["embedder"])
     if kind is None:
         return None, f"unknown embedder {cand['embedder']!r} in {origin}"
     records = Records(path / RECORDS)
@@ -99,7 +94,7 @@ def rebuild_manifest(path: Path, settings: Settings) -> tuple[dict | None, str]:
 def _embedder_for(store: IndexStore, settings: Settings):
     from rag.index.embedding import make_embedder
 
-    kind = _embedder_kind(store.config.embedder)
+    kind = embedder_kind(store.config.embedder)
     if kind is None:
         raise RagError(f"cannot re-embed: unknown embedder {store.config.embedder!r}")
     return make_embedder(settings.with_(embedder=kind))

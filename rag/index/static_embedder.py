@@ -10,16 +10,13 @@ never searched with the other.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import BackendUnavailable
-from rag.index.embedding import packaged_minilm_path
+from rag.index.embedding import build_model_folder, packaged_minilm_path
 
 STATIC_DIM = 256  # model2vec's default PCA size: 15 MB model, the figures in issue #14
 STATIC_NAME = f"model2vec/all-MiniLM-L6-v2-static-{STATIC_DIM}-v1"  # manifest identity; bump when distillation changes
@@ -40,18 +37,8 @@ def _distill(target: Path) -> None:
         from model2vec.distill import distill
     except ImportError as exc:  # pragma: no cover - install problem
         raise BackendUnavailable(f"static embedder needs {exc.name}: pip install model2vec skeletoken") from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
     model = distill(str(source), pca_dims=STATIC_DIM, device="cpu")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        model.save_pretrained(str(tmp))
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process renamed its copy first: theirs is as good
-            if not (target / "model.safetensors").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    build_model_folder(target, "model.safetensors", lambda tmp: model.save_pretrained(str(tmp)))
 
 
 class StaticEmbedder:
