@@ -1,13 +1,20 @@
 """How `compare` chooses each outlet's passages (rag.stories.compare.Selection / choose): the
-outlet's own clause searched alone, a cap per article, each quote once; and the --cv
-cross-validation of evals/compare.py. Small real archives with the bag-of-words embedder."""
+outlet's own clause searched alone, a cap per article, each quote once, the re-rank of the top
+hits by their best sentence for the outlet's claim (and the sentence vectors it remembers); and
+the --cv cross-validation of evals/compare.py. Small real archives with the bag-of-words
+embedder, and one with the packaged MiniLM for a paraphrase."""
 from __future__ import annotations
 
 import json
 
-from evals.compare import cross_validate
+import numpy as np
+
+from evals.compare import _grid, cross_validate
 from rag.archive import Archive
-from rag.stories.compare import OutletSearches, Selection, choose, outlet_searches
+from rag.index.embedding import HashEmbedder
+from rag.settings import Settings
+from rag.stories.compare import (OutletSearches, SentenceVectors, Selection, choose, claim_text, outlet_searches,
+                                 sentence_scores)
 
 BRIDGE = ("The harbour bridge closed on Monday after engineers found cracks in the harbour bridge deck, "
           "the city said. Traffic on the harbour bridge was sent through the old tunnel. ")
@@ -54,8 +61,10 @@ def test_the_outlets_own_clause_finds_its_fact(hash_settings, tmp_path):
 
 def test_searches_run_only_when_the_selection_uses_them(hash_settings, tmp_path):
     a = _city(hash_settings, tmp_path)
-    plain = outlet_searches(a, QUESTION, ["Daily Planet", "The Bugle"], sel=Selection(overall_k=0, side_slots=0))
-    assert all(s.overall == () and s.side == () and s.whole for s in plain)
+    plain = outlet_searches(a, QUESTION, ["Daily Planet", "The Bugle"], sel=Selection(overall_k=0, side_slots=0, pool=0))
+    assert all(s.overall == () and s.side == () and s.whole and not s.sentences for s in plain)
+    scored = outlet_searches(a, QUESTION, ["Daily Planet", "The Bugle"], sel=Selection(overall_k=0, pool=2))
+    assert all(set(s.sentences) == {h.chunk.id for h in s.whole[:2]} for s in scored)
     wide = outlet_searches(a, QUESTION, ["Daily Planet", "The Bugle"], sel=Selection(overall_k=10, side_slots=1))
     assert [s.clause for s in wide] != [QUESTION, QUESTION] and any(s.side for s in wide)
     assert all(h.chunk.outlet == s.outlet for s in wide for h in s.overall + s.whole + s.side)
@@ -87,3 +96,87 @@ def test_cross_validation_scores_each_fold_with_the_choice_of_the_others():
     assert chosen == [1] * 5 and passed == 9
     tie = [[True, True], [False, False]]
     assert cross_validate(tie, folds=2, seed=1) == (1, [0, 0])  # ties go to the first (shipped) entry
+
+
+def test_claim_text_drops_the_attribution_and_the_contrast():
+    assert claim_text("Does the article from suggest that the mayor resigned citing her health") == \
+        "the mayor resigned citing her health"
+    assert claim_text("while ' article focuses on Epic Games' portrayal in its legal battle without mentioning "
+                      "any workforce changes?") == "Epic Games' portrayal in its legal battle"
+    assert claim_text("as opposed to article which discusses his attendance at a Taylor Swift concert") == \
+        "his attendance at a Taylor Swift concert"
+    assert claim_text("Did ' article claim that the Bears sacked Dobbs") == "the Bears sacked Dobbs"
+    assert claim_text("Did the report that the mayor resigned") == "mayor resigned"
+    # a claim that would be too short without its tail keeps it; one with nothing else stays whole
+    assert claim_text("Does article suggest growth compared to last year") == "growth compared to last year"
+    assert claim_text("Does the article") == "Does the article"
+
+
+# The mayor story: the budget article repeats the question's words and ranks first; the one that
+# says she resigned for her health says it in other words ("stepped down", "doctors ... rest").
+BUDGET = ("Mayor Anna Berg presented the health budget on Monday and said the harbour bridge, closed since "
+          "March, would reopen in May. The mayor said health spending would rise, and the mayor's office said "
+          "the health budget would be debated by the council. The mayor also praised the health workers of the city.")
+RESIGNED = ("Berg, 61, told reporters at city hall that she would leave office at the end of the month. "
+            "The mayor stepped down on Friday after her doctors told her to rest. "
+            "The council will choose her successor in January.")
+MAYOR_Q = ("Did the Daily Planet report that the mayor resigned because of her health, while The Bugle "
+           "reported that the harbour bridge closed?")
+
+
+def test_sentence_rescore_shows_a_paraphrased_fact(tmp_path):
+    a = _ingest(Settings.load(env={}, index=str(tmp_path / "idx")), tmp_path, [  # the packaged MiniLM
+        _rec("Daily Planet", "Mayor presents the health budget", BUDGET, 1),
+        _rec("Daily Planet", "Berg to leave city hall", RESIGNED, 2),
+        _rec("The Bugle", "Harbour bridge closed", BRIDGE, 3),
+    ])
+    [planet, _] = outlet_searches(a, MAYOR_Q, ["Daily Planet", "The Bugle"])
+    assert "stepped down" not in planet.whole[0].chunk.text  # the search ranks the budget story first
+    [(h, _)] = choose(planet, 1, Selection(pool=0))
+    assert "stepped down" not in h.chunk.text
+    [(h, (s, e))] = choose(planet, 1)  # the shipped Selection: re-ranked by sentences
+    assert "stepped down" in h.chunk.text
+    scores = {x.chunk.id: sc[0] for x in planet.whole for sc in [planet.sentences[x.chunk.id]]}
+    assert scores[h.chunk.id] > max(v for k, v in scores.items() if k != h.chunk.id) + 0.1
+
+
+class CountingEmbedder(HashEmbedder):
+    """The bag-of-words embedder, counting the texts it embeds and the largest batch."""
+
+    small_batch = 4
+
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+        self.largest = 0
+
+    def embed_texts(self, texts, progress=None):
+        self.texts.extend(texts)
+        self.largest = max(self.largest, len(texts))
+        return super().embed_texts(texts, progress)
+
+
+def test_sentence_vectors_are_remembered_per_chunk(hash_settings, tmp_path):
+    long_body = " ".join(f"Storm Lira flooded district {i} of Velmora, officials said on day {i}." for i in range(1, 40))
+    a = _ingest(hash_settings, tmp_path, [_rec("Daily Planet", "Storm Lira floods Velmora", long_body, 5)])
+    chunks = [h.chunk for h in a.search("Storm Lira flooded Velmora", 6)]
+    assert len(chunks) >= 3
+    emb, cache = CountingEmbedder(), SentenceVectors(size=2)
+    first = sentence_scores(emb, chunks, "Storm Lira flooded a district", most=3, vectors=cache)
+    embedded = len(emb.texts)
+    assert 0 < embedded <= 3 * len(chunks) and emb.largest <= CountingEmbedder.small_batch
+    assert len(set(emb.texts)) == embedded  # a sentence two overlapping chunks share is embedded once
+    assert all(len(v) == 3 and v[0] <= v[1] <= v[2] for v in first.values())
+    again = sentence_scores(emb, chunks[-2:], "Storm Lira flooded a district", most=3, vectors=cache)
+    assert len(emb.texts) == embedded and again == {c.id: first[c.id] for c in chunks[-2:]}  # remembered
+    sentence_scores(emb, chunks[:1], "Storm Lira flooded a district", most=3, vectors=cache)
+    assert len(emb.texts) > embedded  # only the last 2 chunks were kept
+    assert sentence_scores(emb, chunks[:1], "the of and", most=1, vectors=cache) == {chunks[0].id: (0.0,)}
+    np.testing.assert_allclose(first[chunks[0].id][2], sentence_scores(
+        HashEmbedder(), chunks[:1], "Storm Lira flooded a district", most=3, vectors=SentenceVectors())[chunks[0].id][2])
+
+
+def test_the_cv_grid_holds_the_search_order_and_starts_with_the_shipped_default():
+    grid = _grid()
+    assert grid[0] == Selection() and len(set(grid)) == len(grid)
+    assert Selection(pool=0) in grid and any(g.pool > 0 for g in grid[1:])
