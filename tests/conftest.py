@@ -50,7 +50,8 @@ def hash_archive(hash_settings, corpus_dir):
 
 @pytest.fixture(scope="session")
 def minilm_archive(tmp_path_factory):
-    """The mini corpus + seed indexed with the real packaged MiniLM (built once per session)."""
+    """The mini corpus + seed indexed with the default embedder, the real packaged MiniLM (int8;
+    built once per session)."""
     from rag.archive import Archive
 
     idx = tmp_path_factory.mktemp("minilm") / "idx"
