@@ -33,11 +33,11 @@ class Settings:
 
     index: str = DEFAULT_INDEX  # the index folder
     # embedding
-    embedder: str | None = None  # unset: an index's own (the one that built it), "minilm-int8" for a
-    # new index; "minilm-int8" (the packaged all-MiniLM-L6-v2, int8 on ONNX Runtime: ~2-3x faster
-    # ingest, within 0.01 of MiniLM on every dev retrieval figure), "minilm" (the same model in
-    # float, the reference), "static" (model2vec token embeddings distilled from it: far faster ingest,
-    # weaker retrieval) or "hash" (a deterministic bag-of-words fake for tests and quick experiments)
+    embedder: str | None = None  # the model (unset: an index's own, the one that built it; a new
+    # index: "minilm-int8", the packaged all-MiniLM-L6-v2 int8 on ONNX Runtime, 1.3-3x faster ingest,
+    # within 0.01 of MiniLM on every dev retrieval figure; "minilm": the same model in float, the
+    # reference; "static": model2vec token embeddings distilled from it, far faster ingest, weaker
+    # retrieval; "hash": a deterministic bag-of-words fake for tests and quick experiments)
     embed_batch_size: int = 16  # fastest for MiniLM on 2 CPU cores (bench: 16 beat 32 by 3-7%)
     chroma_url: str | None = None  # a `chroma run` server instead of the embedded store under the index folder
     # chunking (tokens of tiktoken cl100k)

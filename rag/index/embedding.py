@@ -9,7 +9,7 @@ question. Rows are L2-normalized float32, so a dot product is the cosine similar
   :func:`query_threads`); a small batch uses one, so it does not thrash threads beside other work.
 - :class:`~rag.index.onnx_embedder.QuantizedMiniLMEmbedder` (``embedder = "minilm-int8"``): the same
   MiniLM exported to ONNX with int8 matrix products (cached on disk); vectors within a cosine of
-  ~0.997 of MiniLM's, 2-3x faster to encode, a question in a few ms. The default.
+  ~0.997 of MiniLM's, 1.3-3x faster to encode, a question in about half the time. The default.
 - :class:`~rag.index.static_embedder.StaticEmbedder` (``embedder = "static"``): static token
   embeddings distilled from the same MiniLM by model2vec (256-d), cached on disk; about a hundred
   times faster to encode, weaker alone. An option, not the default.
@@ -235,7 +235,7 @@ class HashEmbedder:
 
 
 # a new index's embedder when settings name none: the int8 MiniLM is within 0.01 of MiniLM on every
-# retrieval figure of the dev split and 2-3x faster to ingest with (README, "Embedders")
+# retrieval figure of the dev split and 1.3-3x faster to ingest with (more under load) (README, "Embedders")
 DEFAULT_EMBEDDER = "minilm-int8"
 
 

@@ -8,8 +8,9 @@ written atomically so concurrent processes never read half a model. Later proces
 well under a second and never import torch.
 
 Its vectors are MiniLM's to a cosine of ~0.997 (not equal: it has its own manifest identity, so an
-index built with one is never searched with the other), and on these two cores it encodes about
-three times as fast as MiniLM in torch, a question in ~3 ms instead of ~15-20. What that costs in
+index built with one is never searched with the other), and on these two cores it encodes passages
+1.3x as fast as MiniLM in torch at batch 16 when the cores are free (two sessions side by side;
+2-3x under load), a dev question in ~22 ms instead of ~43 (numpy MiniLM). What that costs in
 retrieval is measured by ``python -m evals.embedders`` (README, "Embedders").
 """
 from __future__ import annotations
@@ -173,5 +174,5 @@ class QuantizedMiniLMEmbedder:
         return out
 
     def embed_query(self, text):
-        """Embed one question (~3 ms: nothing worth caching)."""
+        """Embed one question (~22 ms for a 60-word one here: about half of numpy MiniLM's)."""
         return self.embed_texts([text])[0]
