@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Sequence
 
 from evals.bench.report import render_table
-from rag.index.embedding import DEFAULT_EMBEDDER
 from evals.bench.scale import ReplicaEmbedder, build_replicas, text_key, with_param
+from rag.index.embedding import DEFAULT_EMBEDDER
 
 __all__ = ["ReplicaEmbedder", "build_replicas", "main", "register", "render_table", "text_key", "with_param"]
 

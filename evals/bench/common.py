@@ -21,12 +21,12 @@ SHARED = ROOT.parent / "shared" / "datasets" / "multihop-rag"
 DEFAULT_CORPUS = SHARED / "corpus.json"
 DEFAULT_QUERIES = SHARED / "queries-dev.json"
 DEFAULT_VECTORS = ROOT / "index" / "multihop"  # MiniLM's; another embedder's: multihop-<embedder>
+SAMPLE = ROOT / "rag" / "sample"
 
 
 def default_vectors(embedder: str) -> Path:
     """The index of the MultiHop corpus built with ``embedder`` whose vectors replicas reuse."""
     return DEFAULT_VECTORS if embedder == "minilm" else DEFAULT_VECTORS.with_name(f"multihop-{embedder}")
-SAMPLE = ROOT / "rag" / "sample"
 
 
 def pct(xs: Sequence[float], q: float) -> float | None:

