@@ -13,8 +13,8 @@ from evals.compare import _grid, cross_validate
 from rag.archive import Archive
 from rag.index.embedding import HashEmbedder
 from rag.settings import Settings
-from rag.stories.compare import (OutletSearches, SentenceVectors, Selection, choose, claim_text, outlet_searches,
-                                 sentence_scores)
+from rag.stories.compare import (OutletSearches, SentenceVectors, Selection, choose, claim_text, meaning_span,
+                                 outlet_searches, quote_span, sentence_scores)
 
 BRIDGE = ("The harbour bridge closed on Monday after engineers found cracks in the harbour bridge deck, "
           "the city said. Traffic on the harbour bridge was sent through the old tunnel. ")
@@ -180,3 +180,26 @@ def test_the_cv_grid_holds_the_search_order_and_starts_with_the_shipped_default(
     grid = _grid()
     assert grid[0] == Selection() and len(set(grid)) == len(grid)
     assert Selection(pool=0) in grid and any(g.pool > 0 for g in grid[1:])
+
+
+def test_the_quote_is_the_sentence_that_means_the_claim(tmp_path):
+    # the first sentence shares the claim's words ("mayor", "health"); the second says it
+    body = ("The mayor's health budget was debated by the council, the mayor's office said on Monday. "
+            "Berg stepped down on Friday after her doctors told her to rest. "
+            "The council will choose a successor in January.")
+    a = _ingest(Settings.load(env={}, index=str(tmp_path / "idx")), tmp_path,  # the packaged MiniLM
+                [_rec("Daily Planet", "City hall news", body, 1)])
+    [hit] = a.search("mayor health", 1)
+    clause = "Does the article from suggest that the mayor resigned because of her health?"
+    s, e = quote_span(hit.chunk, clause)
+    assert "stepped down" not in hit.chunk.text[s:e]  # by shared words: the budget sentence
+    target = np.asarray(a.embedder.embed_query(claim_text(clause)), dtype=np.float32)
+    s, e = meaning_span(hit.chunk, target, a.embedder, SentenceVectors())
+    assert "stepped down" in hit.chunk.text[s:e]  # alone or with its neighbour, whichever is closer
+    assert "successor" not in hit.chunk.text[s:e]
+    [searched] = outlet_searches(a, "Did the Daily Planet report that the mayor resigned because of her health?",
+                                 ["Daily Planet"])
+    [(h, (s, e))] = choose(searched, 1)  # the shipped Selection quotes by meaning
+    assert "stepped down" in h.chunk.text[s:e]
+    [(h, (s, e))] = choose(searched, 1, Selection(pool=0))  # search order quotes by shared words
+    assert (s, e) == quote_span(h.chunk, searched.clause)

@@ -4,8 +4,9 @@
 ones whose articles cover the topic), searches each with an outlet filter
 (:func:`outlet_searches`), re-ranks the outlet's top hits by their best sentence for what the
 query asks of that outlet (:func:`claim_text`, :func:`sentence_scores`), picks its passages
-(:func:`choose`, as a :class:`Selection` says), and quotes from every passage its
-best-supporting sentence(s) for the query (an exact body span). The differences between
+(:func:`choose`, as a :class:`Selection` says), and quotes from every passage the sentence,
+or two neighbouring ones, closest in meaning to that outlet's claim (:func:`meaning_span`; an
+exact body span). The differences between
 the outlets (figures for the same quantity, claims only one outlet makes) come from
 :mod:`rag.stories.compare_diff`.
 """
@@ -16,7 +17,8 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -30,7 +32,7 @@ from rag.types import Chunk, Comparison, Hit, OutletView, Source, byline
 if TYPE_CHECKING:
     from rag.archive import Archive, DateLike
 
-# dev: both named outlets' gold facts shown for 0.86 of questions at 5 (0.84 5-fold CV; in search order 0.81, 0.71 at 3)
+# dev: both named outlets' gold facts shown for 0.86 of questions at 5 (0.84-0.86 5-fold CV; in search order 0.81-0.82, 0.71 at 3)
 PASSAGES_PER_OUTLET = 5
 SPARE_HITS = 3  # extra hits searched per outlet to replace quotes repeated by overlapping chunks
 MAX_OUTLETS = 4  # more columns than this cannot be read side by side
@@ -95,6 +97,42 @@ def quote_span(chunk: Chunk, query: str) -> tuple[int, int]:
         if best is None or key > best[0]:
             best = (key, (s, e))
     return best[1] if best is not None else (0, len(chunk.text))
+
+
+def meaning_spans(chunk: Chunk, target: np.ndarray, embedder, vectors: "SentenceVectors | None" = None) -> list[tuple[int, int]]:
+    """The local spans of the sentences, and pairs of neighbouring sentences, closest first in
+    meaning to ``target`` (an outlet's claim, embedded): the cosine of the sentence's vector (a pair's
+    normalized sum), with the heading and not-a-report penalties of :func:`quote_span`. On dev
+    (125 two-outlet questions, the same passages shown), both outlets' highlighted quotes hold
+    their gold facts for 0.55 of questions against 0.48 picked by shared words: a paraphrase
+    ("he could no longer run both companies" for "management capabilities were challenged")
+    shares few words with the question. Every sentence of the passage is embedded (remembered
+    in ``vectors``)."""
+    spans = split_sentences(chunk.text)
+    if not spans:
+        return [(0, len(chunk.text))]
+    v = np.stack((vectors or SENTENCE_VECTORS).get(embedder, [(chunk, spans)])[0])
+    windows = [(float(v[j] @ target), spans[j]) for j in range(len(spans))]
+    for j in range(len(spans) - 1):
+        if _adjacent(chunk.text, spans[j], spans[j + 1]):
+            pair = v[j] + v[j + 1]
+            windows.append((float(pair @ target) / max(float(np.linalg.norm(pair)), 1e-12),
+                            (spans[j][0], spans[j + 1][1])))
+    keyed = []
+    for cos, (s, e) in windows:
+        sc = max(cos, 0.0)
+        if len(stems(chunk.text[s:e])) < MIN_QUOTE_TERMS:
+            sc *= SHORT_QUOTE_FACTOR
+        if _NOT_A_REPORT.search(chunk.text[s:e]):
+            sc *= NOT_A_REPORT_FACTOR
+        keyed.append(((round(sc, 9), -(e - s)), (s, e)))
+    return [span for _, span in sorted(keyed, key=lambda x: x[0], reverse=True)]
+
+
+def meaning_span(chunk: Chunk, target: np.ndarray, embedder, vectors: "SentenceVectors | None" = None) -> tuple[int, int]:
+    """The local span of the sentence, or two neighbouring sentences, whose meaning is closest
+    to ``target`` (the first of :func:`meaning_spans`)."""
+    return meaning_spans(chunk, target, embedder, vectors)[0]
 
 
 def source_of(n: int, chunk: Chunk, span: tuple[int, int], also_ran_in: Sequence[str] = ()) -> Source:
@@ -228,13 +266,14 @@ class Selection:
     (:func:`sentence_scores`): the gold fact often sits at rank 6-20, in a chunk whose search
     score is close to the shown ones, and a sentence of it paraphrases the question. On dev
     (``python -m evals.compare --cv``, 125 two-outlet questions, the int8 MiniLM index) both
-    outlets' gold facts are shown for 0.856 with these defaults (the grid entry 4 of the 5
-    cross-validation folds chose), 0.840 5-fold cross-validated over the grid, against 0.808 in
-    search order (``pool=0``, the previous default) and the baselines' 0.824 (plain search,
-    k=10, split by outlet) and 0.800 (filtered, top 5); on the float MiniLM index 0.840 CV too.
-    The cost is the sentences' forward passes when cold (~40 an outlet): p50 0.82 s against
-    0.20 s in search order on a loaded 2-core machine (4x); a repeated
-    compare finds them remembered (0.13 s). Clause slots and caps per article lose (the gold
+    outlets' gold facts are shown for 0.856 with these defaults (the grid entry every
+    cross-validation fold chose), 0.856 5-fold cross-validated over the grid (0.840 on an index
+    built on another CPU), against 0.816 in search order (``pool=0``, the previous default) and
+    the baselines' 0.824 (plain search, k=10, split by outlet) and 0.800 (filtered, top 5).
+    The cost is the sentences' forward passes when cold (~40 an outlet, then every sentence
+    of the shown passages for their quotes): p50 0.44 s against 0.07 s in search order on a
+    loaded 2-core Intel Xeon (the quotes by meaning 1.5x those by shared words); a repeated
+    compare finds them remembered (0.09 s). Clause slots and caps per article lose (the gold
     fact is often a later chunk of the top article). Offline, in-sample: neighbouring chunks of
     the top articles as extra candidates add nothing; rank fusion (RRF) of search and sentence
     ranks, a score normalized per outlet, and static (model2vec) sentence vectors lose."""
@@ -251,7 +290,8 @@ class Selection:
 class OutletSearches:
     """One outlet's ranked hits: from the unfiltered search, the whole query filtered to the
     outlet, and the outlet's own clause filtered to it (empty when the query has none); with
-    the sentence scores of the filtered hits re-ranked (chunk id -> :func:`sentence_scores`)."""
+    the sentence scores of the filtered hits re-ranked (chunk id -> :func:`sentence_scores`)
+    and how a passage's quote is picked."""
 
     outlet: str
     clause: str  # the words that pick each passage's quote (the outlet's clause, else the query)
@@ -259,6 +299,16 @@ class OutletSearches:
     whole: tuple[Hit, ...]
     side: tuple[Hit, ...] = ()
     sentences: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    quotes: Callable[[Chunk], list[tuple[int, int]]] | None = field(default=None, compare=False)  # meaning_spans
+
+    def quote_of(self, chunk: Chunk, by_meaning: bool = True, taken: set[tuple[str, int]] | frozenset = frozenset()) -> tuple[int, int]:
+        """The span of ``chunk`` to highlight: by meaning (:func:`meaning_spans`, the closest
+        one not ``taken``: (article id, body offset) of quotes already shown) when asked and the
+        searches were re-ranked by sentences, else by shared words (:func:`quote_span`)."""
+        if not by_meaning or self.quotes is None:
+            return quote_span(chunk, self.clause)
+        ranked = self.quotes(chunk)
+        return next((sp for sp in ranked if (chunk.article_id, chunk.start + sp[0]) not in taken), ranked[0])
 
 
 def outlet_searches(archive: "Archive", query: str, outlets: Sequence[str], since=None, until=None,
@@ -273,9 +323,14 @@ def outlet_searches(archive: "Archive", query: str, outlets: Sequence[str], sinc
         # about it alone (dev: 0.71 vs 0.58 of questions at 3 passages); the clause picks the quote
         whole = archive.search(query, max(k + SPARE_HITS, sel.pool), since, until, [o])
         side = archive.search(sides[o], k + SPARE_HITS, since, until, [o]) if sel.side_slots > 0 and sides[o] != query else []
-        scored = (sentence_scores(archive.embedder, [h.chunk for h in whole[: sel.pool]], claim_text(sides[o]), sel.sentences)
-                  if sel.pool > 0 and sel.sentences > 0 else {})
-        out.append(OutletSearches(o, sides[o], tuple(h for h in overall if h.chunk.outlet == o), tuple(whole), tuple(side), scored))
+        scored, quote = {}, None
+        if sel.pool > 0 and sel.sentences > 0:
+            claim = claim_text(sides[o])
+            scored = sentence_scores(archive.embedder, [h.chunk for h in whole[: sel.pool]], claim, sel.sentences)
+            target = np.asarray(archive.embedder.embed_query(claim), dtype=np.float32)
+            quote = partial(meaning_spans, target=target, embedder=archive.embedder)
+        out.append(OutletSearches(o, sides[o], tuple(h for h in overall if h.chunk.outlet == o), tuple(whole), tuple(side),
+                                  scored, quote))
     return out
 
 
@@ -283,8 +338,10 @@ def choose(s: OutletSearches, k: int = PASSAGES_PER_OUTLET, sel: Selection = Sel
     """Up to ``k`` (hit, quote span) for one outlet: ``sel.side_slots`` from its clause search,
     then the filtered search's top ``sel.pool`` by search score + ``sel.sentence_weight`` x
     sentence cosine (none when ``sel.pool`` is 0), then the unfiltered then the filtered search
-    in search order; each quote once (overlapping chunks of one article), at most
-    ``sel.article_cap`` passages per article."""
+    in search order; a passage whose best quote by shared words was already chosen (overlapping
+    chunks of one article) is skipped, at most ``sel.article_cap`` passages per article. Each
+    passage then quotes by meaning when the selection re-ranks by sentences, a span not already
+    quoted (:meth:`OutletSearches.quote_of`), by shared words in search order."""
     ranked = [h for h in s.overall if h.rank <= sel.overall_k] + list(s.whole[: k + SPARE_HITS])
     if sel.pool > 0 and sel.sentences > 0 and s.sentences:
         def fused(h: Hit) -> float:
@@ -304,12 +361,19 @@ def choose(s: OutletSearches, k: int = PASSAGES_PER_OUTLET, sel: Selection = Sel
         if c.id in seen_chunks or (sel.article_cap and per_article.get(c.article_id, 0) >= sel.article_cap):
             continue
         seen_chunks.add(c.id)
-        span = quote_span(c, s.clause)
+        span = s.quote_of(c, by_meaning=False)
         if (c.article_id, c.start + span[0]) in seen_quotes:
-            continue  # overlapping chunks of one article: the same quote once
+            continue  # overlapping chunks of one article: the same passage once
         seen_quotes.add((c.article_id, c.start + span[0]))
         per_article[c.article_id] = per_article.get(c.article_id, 0) + 1
         out.append((h, span))
+    if not (sel.pool > 0 and sel.sentences > 0 and s.quotes is not None):
+        return out
+    shown: set[tuple[str, int]] = set()  # by meaning, two overlapping chunks could quote one sentence
+    for i, (h, _) in enumerate(out):
+        span = s.quote_of(h.chunk, True, shown)
+        shown.add((h.chunk.article_id, h.chunk.start + span[0]))
+        out[i] = (h, span)
     return out
 
 
