@@ -57,6 +57,7 @@ def _cases(rng):
     yield _dt(1.62e9), _dt(1.69e9), None  # 70%, a slice
     yield None, None, [f"o{i}" for i in range(8)]  # 40% of outlets: a mask
     yield None, None, ["o3"]  # 5%: below MIN_SHARE, exact scan
+    yield None, None, ["o1", "o2", "o4", "o5"]  # 20% of outlets: below MIN_OUTLET_SHARE, exact scan
     for _ in range(30):
         since = _dt(rng.uniform(1.58e9, 1.66e9)) if rng.random() < 0.6 else None
         until = _dt(rng.uniform(1.64e9, 1.72e9)) if rng.random() < 0.6 else None
@@ -100,10 +101,15 @@ def test_ann_scores_fewer_rows_than_brute_force(dense):
 
 def test_narrow_filter_is_exact(dense):
     rng = np.random.default_rng(2)
+    quarter = [f"o{i}" for i in range(5)]  # ~25% of the rows: an outlet filter under MIN_OUTLET_SHARE
+    half = [f"o{i}" for i in range(10)]
     for _ in range(10):
         q = rng.standard_normal(DIM).astype(np.float32)
         assert dense._ann_rows(q, 20, None, None, ["o7"], None) is None
         assert dense.query(q, 20, outlets=["o7"]) == _exact(dense, q, 20, outlets=["o7"])
+        assert dense._ann_rows(q, 20, None, None, quarter, None) is None
+        assert dense.query(q, 20, outlets=quarter) == _exact(dense, q, 20, outlets=quarter)
+        assert dense._ann_rows(q, 20, None, None, half, None) is not None  # half the rows: the partition
 
 
 def test_superseded_rows_and_as_of_respected():

@@ -13,8 +13,8 @@ only that outlet's rows (an index per outlet, built on first use).
 
 Past ``rag.index.ann.MIN_ROWS`` rows a saved snapshot also holds an inverted-file partition
 (:class:`~rag.index.ann.IVF`): searches whose filters keep at least ``ann.MIN_SHARE`` of the
-rows score only the rows of the nearest lists (approximate; filters still exact), narrower
-filters scan their rows exactly.
+rows (``ann.MIN_OUTLET_SHARE`` with an outlet filter) score only the rows of the nearest lists
+(approximate; filters still exact), narrower filters scan their rows exactly.
 """
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ class DenseIndex(Filterable):
                 kept = n
             else:
                 lo, hi, kept = rows.start, rows.stop, rows.stop - rows.start
-        if kept < ann_mod.MIN_SHARE * n or kept < k:
+        if kept < (ann_mod.MIN_OUTLET_SHARE if outlets else ann_mod.MIN_SHARE) * n or kept < k:
             return None
         rows, sims = self.ann.search(v, self.ann.probes(kept / n), lo, hi, keep)
         return (rows, sims) if len(rows) >= k else None
