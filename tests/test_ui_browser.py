@@ -450,7 +450,8 @@ def test_an_earlier_answer_opens_its_outlets_side_by_side(page, app_url, minilm_
     for i, side in enumerate(expected.outlets):
         marks = cols.nth(i).locator("summary mark")
         assert marks.count() == len(side.passages) >= 1
-        assert marks.first.inner_text().strip() == side.passages[0].quote.strip()
+        # the same words: HTML shows a quote that spans a paragraph break on one line
+        assert marks.first.inner_text().split() == side.passages[0].quote.split()
         body = minilm_archive.store.records.get_article(side.passages[0].article_id).body
         assert body[side.passages[0].start:side.passages[0].end] == side.passages[0].quote
     page.screenshot(path=str(tmp_path / "cmp-2-first-answer.png"), full_page=True)

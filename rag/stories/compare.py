@@ -32,7 +32,8 @@ from rag.types import Chunk, Comparison, Hit, OutletView, Source, byline
 if TYPE_CHECKING:
     from rag.archive import Archive, DateLike
 
-# dev: both named outlets' gold facts shown for 0.86 of questions at 5 (0.84-0.86 5-fold CV; in search order 0.81-0.82, 0.71 at 3)
+# dev: both named outlets' gold facts shown for 0.86 of questions at 5 (0.84-0.86 5-fold CV;
+# in search order 0.81-0.82, 0.71 at 3)
 PASSAGES_PER_OUTLET = 5
 SPARE_HITS = 3  # extra hits searched per outlet to replace quotes repeated by overlapping chunks
 MAX_OUTLETS = 4  # more columns than this cannot be read side by side
@@ -99,7 +100,8 @@ def quote_span(chunk: Chunk, query: str) -> tuple[int, int]:
     return best[1] if best is not None else (0, len(chunk.text))
 
 
-def meaning_spans(chunk: Chunk, target: np.ndarray, embedder, vectors: "SentenceVectors | None" = None) -> list[tuple[int, int]]:
+def meaning_spans(chunk: Chunk, target: np.ndarray, embedder,
+                  vectors: "SentenceVectors | None" = None) -> list[tuple[int, int]]:
     """The local spans of the sentences, and pairs of neighbouring sentences, closest first in
     meaning to ``target`` (an outlet's claim, embedded): the cosine of the sentence's vector (a pair's
     normalized sum), with the heading and not-a-report penalties of :func:`quote_span`. On dev
@@ -301,7 +303,8 @@ class OutletSearches:
     sentences: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     quotes: Callable[[Chunk], list[tuple[int, int]]] | None = field(default=None, compare=False)  # meaning_spans
 
-    def quote_of(self, chunk: Chunk, by_meaning: bool = True, taken: set[tuple[str, int]] | frozenset = frozenset()) -> tuple[int, int]:
+    def quote_of(self, chunk: Chunk, by_meaning: bool = True,
+                 taken: set[tuple[str, int]] | frozenset = frozenset()) -> tuple[int, int]:
         """The span of ``chunk`` to highlight: by meaning (:func:`meaning_spans`, the closest
         one not ``taken``: (article id, body offset) of quotes already shown) when asked and the
         searches were re-ranked by sentences, else by shared words (:func:`quote_span`)."""
