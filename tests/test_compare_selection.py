@@ -13,8 +13,9 @@ from evals.compare import _grid, cross_validate
 from rag.archive import Archive
 from rag.index.embedding import HashEmbedder
 from rag.settings import Settings
+from rag.answer.support import needs
 from rag.stories.compare import (OutletSearches, SentenceVectors, Selection, choose, claim_text, meaning_span,
-                                 outlet_searches, quote_span, sentence_scores)
+                                 meaning_spans, outlet_searches, quote_span, sentence_scores)
 
 BRIDGE = ("The harbour bridge closed on Monday after engineers found cracks in the harbour bridge deck, "
           "the city said. Traffic on the harbour bridge was sent through the old tunnel. ")
@@ -197,6 +198,12 @@ def test_the_quote_is_the_sentence_that_means_the_claim(tmp_path):
     s, e = meaning_span(hit.chunk, target, a.embedder, SentenceVectors())
     assert "stepped down" in hit.chunk.text[s:e]  # alone or with its neighbour, whichever is closer
     assert "successor" not in hit.chunk.text[s:e]
+    need = needs(clause)  # with the shared words weighed in (0.3 x their support): still the meaning
+    assert "stepped down" in hit.chunk.text[slice(*meaning_spans(hit.chunk, target, a.embedder, need=need)[0])]
+    # the words, weighed heavily, decide: the quote holds what shared words pick (the budget sentence)
+    (ws, we), (qs, qe) = meaning_spans(hit.chunk, target, a.embedder, need=need, words_weight=100.0)[0], \
+        quote_span(hit.chunk, clause)
+    assert ws <= qs and qe <= we and "budget" in hit.chunk.text[ws:we]
     [searched] = outlet_searches(a, "Did the Daily Planet report that the mayor resigned because of her health?",
                                  ["Daily Planet"])
     [(h, (s, e))] = choose(searched, 1)  # the shipped Selection quotes by meaning
