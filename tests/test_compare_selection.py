@@ -10,11 +10,11 @@ import json
 import numpy as np
 
 from evals.compare import _grid, cross_validate
+from rag.answer.support import needs
 from rag.archive import Archive
 from rag.index.embedding import HashEmbedder
 from rag.settings import Settings
-from rag.answer.support import needs
-from rag.stories.compare import (OutletSearches, SentenceVectors, Selection, choose, claim_text, meaning_span,
+from rag.stories.compare import (OutletSearches, SentenceVectors, Selection, choose, claim_text,
                                  meaning_spans, outlet_searches, quote_span, sentence_scores)
 
 BRIDGE = ("The harbour bridge closed on Monday after engineers found cracks in the harbour bridge deck, "
@@ -195,7 +195,7 @@ def test_the_quote_is_the_sentence_that_means_the_claim(tmp_path):
     s, e = quote_span(hit.chunk, clause)
     assert "stepped down" not in hit.chunk.text[s:e]  # by shared words: the budget sentence
     target = np.asarray(a.embedder.embed_query(claim_text(clause)), dtype=np.float32)
-    s, e = meaning_span(hit.chunk, target, a.embedder, SentenceVectors())
+    s, e = meaning_spans(hit.chunk, target, a.embedder, SentenceVectors())[0]
     assert "stepped down" in hit.chunk.text[s:e]  # alone or with its neighbour, whichever is closer
     assert "successor" not in hit.chunk.text[s:e]
     need = needs(clause)  # with the shared words weighed in (0.3 x their support): still the meaning

@@ -129,22 +129,15 @@ def meaning_spans(chunk: Chunk, target: np.ndarray, embedder, vectors: "Sentence
     meta = Passage.of(chunk).meta if need and words_weight else None
     keyed = []
     for cos, (s, e) in windows:
-        sc = max(cos, 0.0)
+        sc, words = max(cos, 0.0), stems(chunk.text[s:e])
         if meta is not None:
-            sc += words_weight * window_score(need, meta, stems(chunk.text[s:e]), meta)
-        if len(stems(chunk.text[s:e])) < MIN_QUOTE_TERMS:
+            sc += words_weight * window_score(need, meta, words, meta)
+        if len(words) < MIN_QUOTE_TERMS:
             sc *= SHORT_QUOTE_FACTOR
         if _NOT_A_REPORT.search(chunk.text[s:e]):
             sc *= NOT_A_REPORT_FACTOR
         keyed.append(((round(sc, 9), -(e - s)), (s, e)))
     return [span for _, span in sorted(keyed, key=lambda x: x[0], reverse=True)]
-
-
-def meaning_span(chunk: Chunk, target: np.ndarray, embedder, vectors: "SentenceVectors | None" = None,
-                 need: Mapping | None = None) -> tuple[int, int]:
-    """The local span of the sentence, or two neighbouring sentences, that best quotes
-    ``target`` (the first of :func:`meaning_spans`)."""
-    return meaning_spans(chunk, target, embedder, vectors, need)[0]
 
 
 def source_of(n: int, chunk: Chunk, span: tuple[int, int], also_ran_in: Sequence[str] = ()) -> Source:
@@ -228,7 +221,8 @@ SENTENCE_VECTORS = SentenceVectors()  # one per process, shared by every Archive
 
 
 def sentence_scores(embedder, chunks: Sequence[Chunk], claim: str, most: int = 1,
-                    vectors: SentenceVectors = SENTENCE_VECTORS) -> dict[str, tuple[float, ...]]:
+                    vectors: SentenceVectors = SENTENCE_VECTORS,
+                    target: np.ndarray | None = None) -> dict[str, tuple[float, ...]]:
     """For each chunk, ``most`` scores: the n-th is the best cosine between ``claim`` and one of
     the chunk's n sentences that share most content words with it (first ones on ties), or two
     of those that are neighbours (the normalized sum of their vectors). Only those sentences
@@ -244,7 +238,8 @@ def sentence_scores(embedder, chunks: Sequence[Chunk], claim: str, most: int = 1
         picked.append([spans[j] for j in top])
     wanted = [(c, sp) for c, sp in zip(chunks, picked) if sp]
     vecs = iter(vectors.get(embedder, wanted) if wanted else [])
-    target = np.asarray(embedder.embed_query(claim), dtype=np.float32) if wanted else None
+    if wanted and target is None:
+        target = np.asarray(embedder.embed_query(claim), dtype=np.float32)  # ``target``: already embedded
     out: dict[str, tuple[float, ...]] = {}
     for c, spans in zip(chunks, picked):
         if not spans:
@@ -313,12 +308,11 @@ class OutletSearches:
     sentences: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     quotes: Callable[[Chunk], list[tuple[int, int]]] | None = field(default=None, compare=False)  # meaning_spans
 
-    def quote_of(self, chunk: Chunk, by_meaning: bool = True,
-                 taken: set[tuple[str, int]] | frozenset = frozenset()) -> tuple[int, int]:
-        """The span of ``chunk`` to highlight: by meaning (:func:`meaning_spans`, the closest
-        one not ``taken``: (article id, body offset) of quotes already shown) when asked and the
-        searches were re-ranked by sentences, else by shared words (:func:`quote_span`)."""
-        if not by_meaning or self.quotes is None:
+    def quote_of(self, chunk: Chunk, taken: set[tuple[str, int]] | frozenset = frozenset()) -> tuple[int, int]:
+        """The span of ``chunk`` to highlight: the best of :func:`meaning_spans` not ``taken``
+        ((article id, body offset) of quotes already shown) when the searches were re-ranked by
+        sentences, else by shared words (:func:`quote_span`)."""
+        if self.quotes is None:
             return quote_span(chunk, self.clause)
         ranked = self.quotes(chunk)
         return next((sp for sp in ranked if (chunk.article_id, chunk.start + sp[0]) not in taken), ranked[0])
@@ -339,8 +333,9 @@ def outlet_searches(archive: "Archive", query: str, outlets: Sequence[str], sinc
         scored, quote = {}, None
         if sel.pool > 0 and sel.sentences > 0:
             claim = claim_text(sides[o])
-            scored = sentence_scores(archive.embedder, [h.chunk for h in whole[: sel.pool]], claim, sel.sentences)
-            target = np.asarray(archive.embedder.embed_query(claim), dtype=np.float32)
+            target = np.asarray(archive.embedder.embed_query(claim), dtype=np.float32)  # once: re-rank and quotes
+            scored = sentence_scores(archive.embedder, [h.chunk for h in whole[: sel.pool]], claim, sel.sentences,
+                                     target=target)
             quote = partial(meaning_spans, target=target, embedder=archive.embedder, need=needs(sides[o]))
         out.append(OutletSearches(o, sides[o], tuple(h for h in overall if h.chunk.outlet == o), tuple(whole), tuple(side),
                                   scored, quote))
@@ -374,7 +369,7 @@ def choose(s: OutletSearches, k: int = PASSAGES_PER_OUTLET, sel: Selection = Sel
         if c.id in seen_chunks or (sel.article_cap and per_article.get(c.article_id, 0) >= sel.article_cap):
             continue
         seen_chunks.add(c.id)
-        span = s.quote_of(c, by_meaning=False)
+        span = quote_span(c, s.clause)
         if (c.article_id, c.start + span[0]) in seen_quotes:
             continue  # overlapping chunks of one article: the same passage once
         seen_quotes.add((c.article_id, c.start + span[0]))
@@ -384,7 +379,7 @@ def choose(s: OutletSearches, k: int = PASSAGES_PER_OUTLET, sel: Selection = Sel
         return out
     shown: set[tuple[str, int]] = set()  # by meaning, two overlapping chunks could quote one sentence
     for i, (h, _) in enumerate(out):
-        span = s.quote_of(h.chunk, True, shown)
+        span = s.quote_of(h.chunk, shown)
         shown.add((h.chunk.article_id, h.chunk.start + span[0]))
         out[i] = (h, span)
     return out
