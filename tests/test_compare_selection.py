@@ -210,3 +210,26 @@ def test_the_quote_is_the_sentence_that_means_the_claim(tmp_path):
     assert "stepped down" in h.chunk.text[s:e]
     [(h, (s, e))] = choose(searched, 1, Selection(pool=0))  # search order quotes by shared words
     assert (s, e) == quote_span(h.chunk, searched.clause)
+
+
+def test_a_line_an_article_repeats_is_quoted_once(hash_settings, tmp_path):
+    # a deals roundup ends every item with the same line: five passages highlighting it would
+    # show one sentence five times (dev: Polygon's roundup did, in 4 of 250 outlet views)
+    games = ["Mossfall", "Tin Crown", "Harbor Lights", "Vesper", "Old Oak", "Kestrel", "Pale Moon", "Ironvale",
+             "Saltmarsh", "Lantern", "Cobble", "Drift"]
+    roundup = " ".join(f"{g} is down to ${10 + i} this week, its lowest price yet. "
+                       "Where to play: Nintendo Switch, PlayStation 5, Xbox Series X and PC." for i, g in enumerate(games))
+    a = _ingest(hash_settings, tmp_path, [
+        _rec("Daily Planet", "The week's best game deals", roundup, 5),
+        _rec("Daily Planet", "What we play on", "At the Daily Planet we play games on Nintendo Switch, "
+             "PlayStation 5 and PC, both new and old.", 6),
+    ])
+    question = "Does the Daily Planet say it plays games on Nintendo Switch, PlayStation 5, Xbox Series X and PC?"
+    [searched] = outlet_searches(a, question, ["Daily Planet"])
+    assert len({h.chunk.id for h in searched.whole}) >= 4  # the roundup's chunks fill the top
+    for sel in (Selection(), Selection(pool=0)):
+        shown = [" ".join(h.chunk.text[s:e].split()) for h, (s, e) in choose(searched, 5, sel)]
+        assert len(shown) >= 2 and len(set(shown)) == len(shown), shown
+        assert sum("Where to play" in q for q in shown) <= 1
+    quotes = [p.quote for v in a.compare(question).outlets for p in v.passages]
+    assert len(set(" ".join(q.split()) for q in quotes)) == len(quotes)
